@@ -1,0 +1,42 @@
+# Entry points. Every target sets up what it needs on first use.
+SHELL := /bin/bash
+PYTHON_BASE ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.txt | sha1sum | cut -c1-12)
+STACK ?= staging
+
+.PHONY: setup system-deps run test lint pytest bench plan clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements-dev.txt app/requirements.txt
+	test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+system-deps:
+	bash scripts/install-system-deps
+
+run: setup
+	$(PY) -m app serve
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	$(VENV)/bin/hadolint app/Dockerfile
+	@if [ -d .github/workflows ]; then $(VENV)/bin/actionlint; fi
+	$(PY) scripts/scan-secrets
+
+pytest: setup system-deps
+	$(PY) -m pytest
+
+test: lint pytest
+
+bench: setup system-deps
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.work
