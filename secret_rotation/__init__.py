@@ -1,0 +1,1 @@
+"""Rotating one credential of one stack through `pulumi config set --secret`."""
