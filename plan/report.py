@@ -1,0 +1,187 @@
+"""The offline plan's output: a resource tree by component, the policy report, the diff, a summary.
+
+The same content is produced as text for people and as a JSON document for machines.
+"""
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from plan.diff import PlannedResource, ResourceChange
+
+# Inputs a reviewer looks at first, per resource type; other types show their first few scalars.
+KEY_PROPERTIES: Mapping[str, tuple[str, ...]] = {
+    "aws:ec2/vpc:Vpc": ("cidrBlock",),
+    "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone", "mapPublicIpOnLaunch"),
+    "aws:ec2/securityGroup:SecurityGroup": ("description",),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
+        "fromPort",
+        "toPort",
+        "cidrIpv4",
+        "cidrIpv6",
+        "referencedSecurityGroupId",
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
+        "fromPort",
+        "toPort",
+        "cidrIpv4",
+        "referencedSecurityGroupId",
+    ),
+    "aws:lb/loadBalancer:LoadBalancer": ("internal", "dropInvalidHeaderFields", "idleTimeout"),
+    "aws:lb/listener:Listener": ("port", "protocol", "sslPolicy"),
+    "aws:lb/targetGroup:TargetGroup": ("port", "targetType", "deregistrationDelay"),
+    "aws:ecs/service:Service": ("launchType", "desiredCount", "healthCheckGracePeriodSeconds"),
+    "aws:ecs/taskDefinition:TaskDefinition": ("cpu", "memory", "family"),
+    "aws:ecr/repository:Repository": ("imageTagMutability",),
+    "aws:kms/key:Key": ("enableKeyRotation", "deletionWindowInDays"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("threshold", "comparisonOperator", "metricName"),
+    "aws:cloudwatch/logGroup:LogGroup": ("retentionInDays",),
+    "aws:appautoscaling/target:Target": ("minCapacity", "maxCapacity"),
+    "cloudflare:index/ruleset:Ruleset": ("phase", "kind"),
+    "cloudflare:index/dnsRecord:DnsRecord": ("type", "name", "proxied"),
+    "cloudflare:index/zoneSetting:ZoneSetting": ("settingId", "value"),
+}
+FALLBACK_PROPERTY_COUNT = 3
+CHANGE_KINDS = ("add", "change", "remove")
+MAX_VALUE_WIDTH = 60
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One policy violation, as the report shows it."""
+
+    policy: str
+    level: str
+    message: str
+    urn: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    stack: str
+    resources: Sequence[PlannedResource]
+    findings: Sequence[Finding]
+    changes: Sequence[ResourceChange] | None = None
+    base: str | None = None
+
+    @property
+    def mandatory(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.level == "mandatory"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "summary": summary_line(self),
+            "resources": [resource.to_json() for resource in self.resources],
+            "findings": [finding.to_json() for finding in self.findings],
+            "base": self.base,
+            "changes": None if self.changes is None else [c.to_json() for c in self.changes],
+        }
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= MAX_VALUE_WIDTH else text[: MAX_VALUE_WIDTH - 1] + "…"
+
+
+def key_properties(resource: PlannedResource) -> str:
+    wanted = KEY_PROPERTIES.get(resource.type)
+    if wanted is None:
+        scalars = [
+            key
+            for key, value in sorted(resource.inputs.items())
+            if isinstance(value, str | int | float | bool) and key not in ("name", "tags")
+        ]
+        wanted = tuple(scalars[:FALLBACK_PROPERTY_COUNT])
+    shown = [f"{key}={_short(resource.inputs[key])}" for key in wanted if key in resource.inputs]
+    return " ".join(shown)
+
+
+def _is_component(resource: PlannedResource) -> bool:
+    return (
+        not resource.type.startswith("pulumi:")
+        and resource.type.count(":") == 2
+        and (resource.type.split(":")[0] not in ("aws", "cloudflare", "docker", "random"))
+    )
+
+
+def resource_tree(resources: Sequence[PlannedResource]) -> list[str]:
+    children: dict[str | None, list[PlannedResource]] = defaultdict(list)
+    known = {resource.urn for resource in resources}
+    for resource in resources:
+        parent = resource.parent if resource.parent in known else None
+        children[parent].append(resource)
+    lines: list[str] = []
+
+    def walk(parent: str | None, indent: str) -> None:
+        siblings = sorted(children[parent], key=lambda r: (not _is_component(r), r.type, r.name))
+        for index, resource in enumerate(siblings):
+            last = index == len(siblings) - 1
+            branch, extension = ("└─ ", "   ") if last else ("├─ ", "│  ")
+            details = key_properties(resource)
+            protected = " [protected]" if resource.protect else ""
+            label = f"{resource.type}  {resource.name}{protected}"
+            lines.append(f"{indent}{branch}{label}" + (f"  {details}" if details else ""))
+            walk(resource.urn, indent + extension)
+
+    walk(None, "")
+    return lines
+
+
+def findings_section(findings: Sequence[Finding]) -> list[str]:
+    if not findings:
+        return ["Policies: no violations."]
+    lines = ["Policies:"]
+    for finding in sorted(findings, key=lambda f: (f.level != "mandatory", f.policy, f.urn or "")):
+        where = f" ({finding.urn})" if finding.urn else ""
+        lines.append(f"  [{finding.level}] {finding.policy}{where}: {finding.message}")
+    return lines
+
+
+def changes_section(changes: Sequence[ResourceChange], base: str | None) -> list[str]:
+    if not changes:
+        return [f"Diff against {base}: no changes."]
+    symbols = {"add": "+", "remove": "-", "change": "~"}
+    lines = [f"Diff against {base}:"]
+    for change in changes:
+        lines.append(f"  {symbols[change.kind]} {change.type}  {change.urn}")
+        lines += [
+            f"      {p.path}: {_short(p.before)} -> {_short(p.after)}" for p in change.properties
+        ]
+    return lines
+
+
+def summary_line(result: PlanResult) -> str:
+    components = sum(_is_component(resource) for resource in result.resources)
+    advisory = len(result.findings) - len(result.mandatory)
+    summary = (
+        f"{result.stack}: {len(result.resources)} resources in {components} components, "
+        f"{len(result.mandatory)} mandatory and {advisory} advisory policy violations"
+    )
+    if result.changes is not None:
+        counts = {kind: sum(c.kind == kind for c in result.changes) for kind in CHANGE_KINDS}
+        summary += (
+            f"; against {result.base}: {counts['add']} to add, "
+            f"{counts['change']} to change, {counts['remove']} to remove"
+        )
+    return summary
+
+
+def render_text(result: PlanResult) -> str:
+    sections = [
+        [
+            f"Offline plan of stack {result.stack} "
+            "(mock runtime, no cloud; secrets show as [secret])"
+        ],
+        resource_tree(result.resources),
+        findings_section(result.findings),
+    ]
+    if result.changes is not None:
+        sections.append(changes_section(result.changes, result.base))
+    sections.append([summary_line(result)])
+    return "\n\n".join("\n".join(section) for section in sections) + "\n"
