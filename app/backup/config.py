@@ -1,0 +1,50 @@
+"""Settings of the backup job, read from the environment once per command."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from app.backup.errors import BackupError
+
+DEFAULT_PREFIX = "postgres"
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """Bucket layout and connection URLs. The URLs carry passwords: kept out of repr."""
+
+    bucket: str | None
+    prefix: str
+    kms_key_id: str | None
+    database_url: str | None = field(repr=False)
+    scratch_database_url: str | None = field(repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> BackupSettings:
+        prefix = environ.get("BACKUP_PREFIX", DEFAULT_PREFIX).strip("/")
+        if not prefix:
+            raise BackupError("config_invalid", "BACKUP_PREFIX must name a folder, not be empty")
+        return cls(
+            bucket=environ.get("BACKUP_BUCKET") or None,
+            prefix=prefix,
+            kms_key_id=environ.get("BACKUP_KMS_KEY_ID") or None,
+            database_url=environ.get("DATABASE_URL") or None,
+            scratch_database_url=environ.get("SCRATCH_DATABASE_URL") or None,
+        )
+
+    def require_bucket(self) -> str:
+        return _required(self.bucket, "BACKUP_BUCKET")
+
+    def require_database_url(self) -> str:
+        return _required(self.database_url, "DATABASE_URL")
+
+    def require_scratch_database_url(self) -> str:
+        return _required(self.scratch_database_url, "SCRATCH_DATABASE_URL")
+
+
+def _required(value: str | None, name: str) -> str:
+    if value is None:
+        raise BackupError("config_missing", f"{name} is not set")
+    return value

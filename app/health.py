@@ -1,0 +1,344 @@
+"""Health endpoints: liveness, database reachability and the external APIs.
+
+`/health` calls nothing. `/health/db` runs the Supabase REST count query (as the front end's
+health check does) and, when DATABASE_URL is set, a Postgres `SELECT 1`. `/health/apis` runs
+n8n (the webhook POST `{"type": "health_check"}`), Google and Supabase. The Google check is a
+reachability probe only: a HEAD of the Calendar API discovery document (no key sent, no quota
+used); any answer below 500 means Google's API front end is reachable.
+
+Checks run concurrently, each under its own timeout, and the endpoint waits at most the overall
+budget, so a hanging dependency costs one budget, not the sum. Concurrent requests to the same
+endpoint share one run, so a burst of probes does not multiply the calls to dependencies.
+Results: a check raising or timing out is `error`, a dependency answering with a failure is
+`unhealthy`, a missing setting is `unconfigured`. Overall for APIs (the assessment's rule): any
+error -> `error`, else any unhealthy -> `degraded`, else `healthy`.
+
+A failing database check logs one line with the stable fields
+`{"event": "health_check", "check": "database", "target": "supabase"|"postgres",
+"status": "unhealthy"|"error"}` for a CloudWatch metric filter.
+"""
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import httpx
+import psycopg
+from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
+
+from app.errors import method_not_allowed, send_json
+from app.logging_setup import utc_timestamp
+from app.metrics import observe_dependency
+from app.settings import Settings
+
+CheckStatus = Literal["healthy", "unhealthy", "unconfigured", "error"]
+Probe = Callable[[], Awaitable[tuple[CheckStatus, str, int | None]]]
+MAX_MESSAGE = 300
+
+logger = logging.getLogger("app.health")
+
+
+class DependencyCheck(BaseModel):
+    status: CheckStatus
+    responseTimeMs: float | None
+    message: str
+    statusCode: int | None = None
+
+
+class Liveness(BaseModel):
+    status: Literal["healthy"]
+    version: str
+    environment: str
+    uptimeSeconds: float
+
+
+class DatabaseHealth(BaseModel):
+    status: CheckStatus
+    responseTimeMs: float
+    message: str
+    checks: dict[Literal["supabase", "postgres"], DependencyCheck]
+
+
+class ApiServices(BaseModel):
+    supabase: DependencyCheck
+    n8n: DependencyCheck
+    googleCalendar: DependencyCheck
+
+
+class ApisHealth(BaseModel):
+    status: Literal["healthy", "degraded", "error"]
+    timestamp: str
+    responseTimeMs: float
+    version: str
+    environment: str
+    services: ApiServices
+
+
+def elapsed_ms(started_at: float) -> float:
+    return round((time.perf_counter() - started_at) * 1000, 1)
+
+
+def unconfigured(what: str) -> DependencyCheck:
+    return DependencyCheck(status="unconfigured", responseTimeMs=None, message=f"{what} not set")
+
+
+def overall_api_status(statuses: list[CheckStatus]) -> Literal["healthy", "degraded", "error"]:
+    if "error" in statuses:
+        return "error"
+    if "unhealthy" in statuses:
+        return "degraded"
+    return "healthy"
+
+
+def overall_database_status(checks: dict[str, DependencyCheck]) -> CheckStatus:
+    statuses = [check.status for check in checks.values() if check.status != "unconfigured"]
+    if not statuses:
+        return "unconfigured"
+    if "error" in statuses:
+        return "error"
+    if "unhealthy" in statuses:
+        return "unhealthy"
+    return "healthy"
+
+
+def http_verdict(response: httpx.Response) -> tuple[CheckStatus, str, int | None]:
+    status: CheckStatus = "healthy" if response.is_success else "unhealthy"
+    return status, f"HTTP {response.status_code}", response.status_code
+
+
+class HealthChecks:
+    """The dependency checks, sharing one HTTP client opened at start-up."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.timeout = settings.health_check_timeout_seconds
+        self.budget = settings.health_budget_seconds
+        self.started_at = time.monotonic()
+        self.client: httpx.AsyncClient | None = None
+        self.secrets = [
+            secret.get_secret_value()
+            for secret in (
+                settings.supabase_anon_key,
+                settings.google_api_key,
+                settings.database_url,
+            )
+            if secret is not None
+        ]
+        self.inflight: dict[str, asyncio.Future[Any]] = {}
+
+    async def start(self) -> None:
+        self.client = httpx.AsyncClient(
+            timeout=self.timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=5),
+        )
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+    def _http(self) -> httpx.AsyncClient:
+        if self.client is None:
+            raise RuntimeError("health checks used before start-up")
+        return self.client
+
+    def _scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text[:MAX_MESSAGE]
+
+    async def _timed(self, dependency: str, probe: Probe) -> DependencyCheck:
+        started_at = time.perf_counter()
+        status_code = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                status, message, status_code = await probe()
+        except TimeoutError:
+            status, message = "error", f"no answer within {self.timeout} s"
+        except Exception as error:  # a failing dependency must never fail the endpoint
+            status, message = "error", f"{type(error).__name__}: {error}"
+        seconds = time.perf_counter() - started_at
+        observe_dependency(dependency, status, seconds)
+        return DependencyCheck(
+            status=status,
+            responseTimeMs=round(seconds * 1000, 1),
+            message=self._scrub(message),
+            statusCode=status_code,
+        )
+
+    async def supabase(self) -> DependencyCheck:
+        url, key = self.settings.supabase_url, self.settings.supabase_anon_key
+        if not url or key is None:
+            return unconfigured("SUPABASE_URL / SUPABASE_ANON_KEY")
+        anon_key = key.get_secret_value()
+
+        async def probe() -> tuple[CheckStatus, str, int | None]:
+            response = await self._http().head(
+                f"{url.rstrip('/')}/rest/v1/leads",
+                params={"select": "count"},
+                headers={
+                    "apikey": anon_key,
+                    "Authorization": f"Bearer {anon_key}",
+                    "Prefer": "count=exact",
+                },
+            )
+            return http_verdict(response)
+
+        return await self._timed("supabase", probe)
+
+    async def postgres(self) -> DependencyCheck:
+        if self.settings.database_url is None:
+            return unconfigured("DATABASE_URL")
+        conninfo = self.settings.database_url.get_secret_value()
+        # libpq's connect_timeout is whole seconds with a minimum of 2; asyncio.timeout bounds it.
+        connect_timeout = max(2, math.ceil(self.timeout))
+
+        async def probe() -> tuple[CheckStatus, str, int | None]:
+            async with await psycopg.AsyncConnection.connect(
+                conninfo, connect_timeout=connect_timeout, autocommit=True
+            ) as connection:
+                row = await (await connection.execute("SELECT 1")).fetchone()
+            if row == (1,):
+                return "healthy", "SELECT 1 answered", None
+            return "unhealthy", "SELECT 1 gave an unexpected answer", None
+
+        return await self._timed("postgres", probe)
+
+    async def n8n(self) -> DependencyCheck:
+        url = self.settings.n8n_webhook_url
+        if not url:
+            return unconfigured("N8N_WEBHOOK_URL")
+
+        async def probe() -> tuple[CheckStatus, str, int | None]:
+            return http_verdict(await self._http().post(url, json={"type": "health_check"}))
+
+        return await self._timed("n8n", probe)
+
+    async def google(self) -> DependencyCheck:
+        if not self.settings.google_client_id:
+            return unconfigured("GOOGLE_CLIENT_ID")
+        url = self.settings.google_health_url
+
+        async def probe() -> tuple[CheckStatus, str, int | None]:
+            response = await self._http().head(url)
+            status: CheckStatus = "healthy" if response.status_code < 500 else "unhealthy"
+            return status, f"reachable, HTTP {response.status_code}", response.status_code
+
+        return await self._timed("google", probe)
+
+    async def run_within_budget(
+        self, checks: dict[str, Callable[[], Awaitable[DependencyCheck]]]
+    ) -> dict[str, DependencyCheck]:
+        tasks = {name: asyncio.ensure_future(check()) for name, check in checks.items()}
+        done, pending = await asyncio.wait(tasks.values(), timeout=self.budget)
+        for task in pending:
+            task.cancel()
+        return {
+            name: task.result()
+            if task in done
+            else DependencyCheck(
+                status="error",
+                responseTimeMs=round(self.budget * 1000, 1),
+                message=f"no result within the {self.budget} s budget",
+            )
+            for name, task in tasks.items()
+        }
+
+    async def shared(self, key: str, run: Callable[[], Awaitable[Any]]) -> Any:
+        """Concurrent callers of the same run wait for one execution of it."""
+        future = self.inflight.get(key)
+        if future is None:
+            future = self.inflight[key] = asyncio.ensure_future(run())
+            future.add_done_callback(lambda _: self.inflight.pop(key, None))
+        return await asyncio.shield(future)
+
+    async def database(self) -> DatabaseHealth:
+        started_at = time.perf_counter()
+        checks = await self.run_within_budget(
+            {"supabase": self.supabase, "postgres": self.postgres}
+        )
+        status = overall_database_status(checks)
+        for target, check in checks.items():
+            if check.status in ("unhealthy", "error"):
+                log_failure("database", target, check)
+        summaries = [f"{name}: {c.message}" for name, c in checks.items()]
+        return DatabaseHealth(
+            status=status,
+            responseTimeMs=elapsed_ms(started_at),
+            message="; ".join(summaries),
+            checks=checks,  # type: ignore[arg-type]
+        )
+
+    async def apis(self) -> ApisHealth:
+        started_at = time.perf_counter()
+        checks = await self.run_within_budget(
+            {"supabase": self.supabase, "n8n": self.n8n, "googleCalendar": self.google}
+        )
+        for target, check in checks.items():
+            if check.status in ("unhealthy", "error"):
+                log_failure("apis", target, check)
+        return ApisHealth(
+            status=overall_api_status([check.status for check in checks.values()]),
+            timestamp=utc_timestamp(),
+            responseTimeMs=elapsed_ms(started_at),
+            version=self.settings.app_version,
+            environment=self.settings.app_env,
+            services=ApiServices(**checks),
+        )
+
+    def liveness(self) -> dict[str, Any]:
+        return {
+            "status": "healthy",
+            "version": self.settings.app_version,
+            "environment": self.settings.app_env,
+            "uptimeSeconds": round(time.monotonic() - self.started_at, 1),
+        }
+
+
+def log_failure(check: str, target: str, result: DependencyCheck) -> None:
+    logger.warning(
+        f"{check} health check failed: {target}",
+        extra={
+            "fields": {
+                "event": "health_check",
+                "check": check,
+                "target": target,
+                "status": result.status,
+                "response_time_ms": result.responseTimeMs,
+                "detail": result.message,
+            }
+        },
+    )
+
+
+class HealthEndpoints:
+    """The three ASGI endpoints over one HealthChecks."""
+
+    def __init__(self, checks: HealthChecks) -> None:
+        self.checks = checks
+
+    async def liveness(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            await method_not_allowed(scope, send, "GET, HEAD")
+            return
+        await send_json(scope, send, 200, self.checks.liveness())
+
+    async def database(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            await method_not_allowed(scope, send, "GET, HEAD")
+            return
+        result: DatabaseHealth = await self.checks.shared("database", self.checks.database)
+        status = 200 if result.status in ("healthy", "unconfigured") else 503
+        await send_json(scope, send, status, result.model_dump(mode="json"))
+
+    async def apis(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            await method_not_allowed(scope, send, "GET, HEAD")
+            return
+        result: ApisHealth = await self.checks.shared("apis", self.checks.apis)
+        status = 503 if result.status == "error" else 200
+        await send_json(scope, send, status, result.model_dump(mode="json"))

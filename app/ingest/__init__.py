@@ -1,0 +1,1 @@
+"""Ingestion of the browser's logs (POST /api/logs) and metrics (POST /api/metrics)."""

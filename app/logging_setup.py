@@ -1,0 +1,108 @@
+"""Structured logs: one JSON object per line on stdout, each carrying the current request id.
+
+Every line has `timestamp`, `level`, `logger`, `message` and `request_id` (when inside a request),
+plus the fields a caller passes with `extra={"fields": {...}}`. Lines written on every request
+(the access log, client logs and metrics) skip the logging machinery: `write_line` writes to
+stdout and flushes once per event-loop iteration, so a busy loop makes one write system call
+for many lines, and an idle one still flushes at once.
+"""
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+class _SecondPrefix:
+    """`YYYY-MM-DDTHH:MM:SS` of the current second, formatted once per second."""
+
+    second = -1
+    text = ""
+
+
+def utc_timestamp(epoch_seconds: float | None = None) -> str:
+    """ISO 8601 UTC with milliseconds, e.g. `2026-01-16T10:00:00.123Z`."""
+    now = time.time() if epoch_seconds is None else epoch_seconds
+    second = int(now)
+    if second != _SecondPrefix.second:
+        _SecondPrefix.text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _SecondPrefix.second = second
+    return f"{_SecondPrefix.text}.{int((now - second) * 1000):03d}Z"
+
+
+class _Flush:
+    scheduled = False
+
+
+def _flush_stdout() -> None:
+    _Flush.scheduled = False
+    sys.stdout.flush()
+
+
+def write_text(line: str) -> None:
+    """Write a finished line (ending in a newline) to stdout; flushed within this loop turn."""
+    sys.stdout.write(line)
+    if _Flush.scheduled:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        sys.stdout.flush()
+        return
+    _Flush.scheduled = True
+    loop.call_soon(_flush_stdout)
+
+
+def write_line(fields: dict[str, Any]) -> None:
+    write_text(_compact(fields) + "\n")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = {
+            "timestamp": utc_timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            fields["request_id"] = request_id
+        extra = getattr(record, "fields", None)
+        if isinstance(extra, dict):
+            fields.update(extra)
+        if record.exc_info:
+            fields["exception"] = self.formatException(record.exc_info)
+        return _compact(fields)
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """A `logging.config.dictConfig` document; uvicorn applies it in every worker process."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "app.logging_setup.JsonFormatter"}},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            }
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            "uvicorn": {"level": level, "handlers": [], "propagate": True},
+            "uvicorn.error": {"level": level, "handlers": [], "propagate": True},
+            "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
+        },
+    }

@@ -1,0 +1,189 @@
+"""The service's settings: one typed object read from the environment, behind one cached getter."""
+
+import math
+import pathlib
+from functools import lru_cache
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app import __version__
+from app.security_headers import origin_of
+
+STATIC_DIR_DEFAULT = pathlib.Path(__file__).resolve().parent / "static"
+ALB_IDLE_TIMEOUT_SECONDS = 60
+ECS_STOP_TIMEOUT_SECONDS = 30
+GOOGLE_HEALTH_URL_DEFAULT = "https://www.googleapis.com/discovery/v1/apis/calendar/v3/rest"
+
+AppEnv = Literal["development", "staging", "production"]
+
+REQUIRED_OUTSIDE_DEVELOPMENT = (
+    "supabase_url",
+    "supabase_anon_key",
+    "n8n_webhook_url",
+    "n8n_instance_id",
+    "google_client_id",
+    "google_api_key",
+    "base44_app_id",
+    "allowed_origins",
+)
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment (variable name = field name, upper case).
+
+    `APP_ENV=development` (the default) needs nothing: unconfigured integrations report
+    `unconfigured`. `staging` and `production` are strict: start-up fails with one message naming
+    every missing variable among SUPABASE_URL, SUPABASE_ANON_KEY, N8N_WEBHOOK_URL, N8N_INSTANCE_ID,
+    GOOGLE_CLIENT_ID, GOOGLE_API_KEY, BASE44_APP_ID and ALLOWED_ORIGINS. DATABASE_URL stays optional
+    everywhere: the Supabase REST check already covers database reachability, and a direct
+    Postgres `SELECT 1` is added when DATABASE_URL is set. SENTRY_DSN is optional.
+
+    Strict environments also refuse unsafe values: `*` or non-https CORS origins, a keep-alive
+    timeout not above the load balancer's idle timeout (60 s), and a shutdown grace period not
+    below the container stop timeout (30 s).
+
+    TRUSTED_PROXY_HOPS is how many proxies in front of the service append to X-Forwarded-For:
+    0 trusts no header (the socket peer is the client), 1 is the load balancer alone, 2 is
+    Cloudflare then the load balancer. Its default is 0 in development and 1 elsewhere.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=None, case_sensitive=False, extra="ignore", hide_input_in_errors=True
+    )
+
+    app_env: AppEnv = "development"
+    app_version: str = Field(default=__version__, max_length=64)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    web_concurrency: int = Field(default=1, ge=1, le=32)
+    static_dir: pathlib.Path = STATIC_DIR_DEFAULT
+
+    supabase_url: str | None = None
+    supabase_anon_key: SecretStr | None = None
+    database_url: SecretStr | None = None
+    n8n_webhook_url: str | None = None
+    n8n_instance_id: str | None = None
+    google_client_id: str | None = None
+    google_api_key: SecretStr | None = None
+    google_health_url: str = GOOGLE_HEALTH_URL_DEFAULT
+    base44_app_id: str | None = None
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    sentry_dsn: SecretStr | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    rate_limit: int = Field(default=100, ge=1)
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    trusted_proxy_hops: int | None = Field(default=None, ge=0, le=5)
+    max_body_bytes: int = Field(default=262_144, ge=1024, le=10_485_760)
+    keepalive_timeout_seconds: int = Field(default=75, ge=1)
+    shutdown_grace_seconds: int = Field(default=20, ge=1)
+    health_check_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    health_budget_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator(
+        "supabase_url",
+        "n8n_webhook_url",
+        "n8n_instance_id",
+        "google_client_id",
+        "base44_app_id",
+        "supabase_anon_key",
+        "database_url",
+        "google_api_key",
+        "sentry_dsn",
+        mode="before",
+    )
+    @classmethod
+    def blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("supabase_url", "n8n_webhook_url", "google_health_url")
+    @classmethod
+    def absolute_http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            origin_of(value)
+        return value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def origins_are_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and origin_of(origin) != origin.lower().rstrip("/"):
+                raise ValueError(f"not a bare origin (scheme://host[:port]): {origin!r}")
+        return [origin.rstrip("/") for origin in origins]
+
+    @model_validator(mode="after")
+    def strict_outside_development(self) -> Self:
+        if self.trusted_proxy_hops is None:
+            self.trusted_proxy_hops = 0 if self.app_env == "development" else 1
+        if self.app_env == "development":
+            return self
+        missing = [name.upper() for name in REQUIRED_OUTSIDE_DEVELOPMENT if not getattr(self, name)]
+        if missing:
+            raise ValueError(
+                f"APP_ENV={self.app_env} needs these variables set: {', '.join(missing)}"
+            )
+        problems = self._unsafe_values()
+        if problems:
+            raise ValueError(f"APP_ENV={self.app_env} refuses: {'; '.join(problems)}")
+        return self
+
+    def _unsafe_values(self) -> list[str]:
+        problems = [
+            f"ALLOWED_ORIGINS entry {origin!r} (use https origins, not '*')"
+            for origin in self.allowed_origins
+            if not origin.startswith("https://")
+        ]
+        if self.keepalive_timeout_seconds <= ALB_IDLE_TIMEOUT_SECONDS:
+            problems.append(
+                f"KEEPALIVE_TIMEOUT_SECONDS={self.keepalive_timeout_seconds} "
+                f"(must exceed the load balancer idle timeout, {ALB_IDLE_TIMEOUT_SECONDS})"
+            )
+        if self.shutdown_grace_seconds >= ECS_STOP_TIMEOUT_SECONDS:
+            problems.append(
+                f"SHUTDOWN_GRACE_SECONDS={self.shutdown_grace_seconds} "
+                f"(must be below the container stop timeout, {ECS_STOP_TIMEOUT_SECONDS})"
+            )
+        return problems
+
+    @property
+    def proxy_hops(self) -> int:
+        return self.trusted_proxy_hops or 0
+
+    @property
+    def per_worker_rate_limit(self) -> int:
+        """Each worker process counts on its own, so each gets an equal share of the limit.
+
+        A client can then never exceed RATE_LIMIT in total, and may be refused a little earlier
+        when its requests land unevenly on the workers. Cloudflare rate-limits /api/* as well.
+        """
+        return max(1, math.floor(self.rate_limit / self.web_concurrency))
+
+    @property
+    def integration_urls(self) -> list[str]:
+        return [url for url in (self.supabase_url, self.n8n_webhook_url) if url]
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line per problem, naming the variable; never the value, which may be a secret."""
+    lines = []
+    for problem in error.errors(include_input=False, include_url=False):
+        name = "_".join(str(part) for part in problem["loc"]).upper()
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        lines.append(f"{name}: {message}" if name else message)
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,392 @@
+"""The single-page app's files, served from memory as plain ASGI.
+
+Every file under the directory is read once at start-up, together with its precompressed
+variants (gzip made here at level 9; `.br`/`.gz` siblings that the front-end build emitted are
+used as they are, which is how brotli gets served without a brotli library in the image). Each
+variant's complete header list is rendered to bytes at start-up, so a request is a dict lookup,
+one pass over the request headers and two `send()` calls.
+
+Cache policy (from the assessment): fingerprinted build output under `/assets/`
+(`[name]-[hash].[ext]`, Vite's default) never changes under its name, so it is cached for a year
+as `immutable`; HTML, and the SPA fallback, is `no-cache` so a deploy is visible on the next
+load; other files keep a stable name across deploys (favicon, robots.txt, manifest), so they get
+an hour and then revalidate cheaply with their ETag. Errors are `no-store`: a 404 for an asset
+that is missing on one task during a rolling deploy must not be cached by a browser or the CDN.
+
+Files larger than `memory_limit_bytes` (4 MiB by default: media dropped into the build's public
+folder) are read from disk in chunks per request instead of being held in every worker's memory;
+they are usually compressed already, so they get no gzip variant. uvicorn does not implement the
+`http.response.zerocopysend` extension, so chunked reads are the portable choice.
+
+Paths resolve against the in-memory index only: nothing under the directory is opened because
+of what a request asked for, so `..`, encoded separators or absolute paths cannot reach outside.
+Symbolic links that point outside the directory, dotfiles (except `.well-known/`) and anything
+that is not a regular file are left out of the index.
+"""
+
+import gzip
+import hashlib
+import mimetypes
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+
+import anyio
+from starlette.types import Receive, Scope, Send
+
+from app.errors import method_not_allowed, send_error
+
+# Tuples, not lists: the same header sequence goes out on every request, so an outer middleware
+# that appended to it in place would corrupt every later response.
+Headers = tuple[tuple[bytes, bytes], ...]
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+SHORT_LIVED = "public, max-age=3600"
+
+DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024 * 1024
+STREAM_CHUNK_BYTES = 64 * 1024
+MIN_COMPRESS_BYTES = 256
+
+# Vite (Rollup) names emitted files `[name]-[hash].[ext]` under `assets/`, the hash being 8
+# url-safe base64 (or hex) characters: https://vite.dev/config/build-options#build-assetsdir
+# An 8-letter lowercase word (`my-elements.js`) is a name, not a hash: a year of `immutable`
+# on a file whose content changes under the same name would be the costly mistake.
+FINGERPRINTED = re.compile(
+    r"^/assets/(?:.+/)?[^/]+-(?=[a-z]{0,7}[A-Z0-9_-])[A-Za-z0-9_-]{8}\.[A-Za-z0-9]+$"
+)
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain; charset=utf-8",
+    ".xml": "application/xml",
+    ".ico": "image/x-icon",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".ttf": "font/ttf",
+    ".otf": "font/otf",
+    ".wasm": "application/wasm",
+    ".pdf": "application/pdf",
+    ".gz": "application/gzip",
+    ".br": "application/octet-stream",
+}
+COMPRESSIBLE_TYPES = (
+    "text/",
+    "application/json",
+    "application/manifest+json",
+    "application/xml",
+    "application/wasm",
+    "image/svg+xml",
+    "image/x-icon",
+    "font/ttf",
+    "font/otf",
+)
+# Precompressed siblings a front-end build may emit, preferred over gzip when the client allows.
+SIBLING_ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+
+ALLOWED_METHODS = "GET, HEAD"
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One encoding of one file: its body (or path on disk) and its rendered headers."""
+
+    etag: bytes
+    headers: Headers
+    not_modified_headers: Headers
+    body: bytes | None
+    path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A served file: the identity variant and the encoded ones, in order of preference."""
+
+    identity: Variant
+    encoded: tuple[tuple[str, Variant], ...]
+    last_modified: int
+
+    def select(self, accept_encoding: bytes) -> Variant:
+        if self.encoded and accept_encoding:
+            accepted = accepted_encodings(accept_encoding)
+            for coding, variant in self.encoded:
+                if coding in accepted:
+                    return variant
+        return self.identity
+
+
+@lru_cache(maxsize=256)
+def accepted_encodings(header: bytes) -> frozenset[str]:
+    """Codings an Accept-Encoding value allows (q > 0); `*` stands for br and gzip."""
+    accepted: set[str] = set()
+    for item in header.decode("latin-1").lower().split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        quality = next((value for key, _, value in map(qvalue_of, params) if key == "q"), "1")
+        try:
+            if float(quality) <= 0:
+                continue
+        except ValueError:
+            continue
+        accepted.update(("br", "gzip") if coding == "*" else (coding,))
+    return frozenset(accepted)
+
+
+def qvalue_of(param: str) -> tuple[str, str, str]:
+    key, separator, value = param.partition("=")
+    return key.strip(), separator, value.strip()
+
+
+def content_type_of(path: str) -> str:
+    suffix = PurePosixPath(path).suffix.lower()
+    known = CONTENT_TYPES.get(suffix) or mimetypes.guess_type(path)[0]
+    if known is None:
+        return "application/octet-stream"
+    if known.startswith("text/") and "charset" not in known:
+        return f"{known}; charset=utf-8"
+    return known
+
+
+def cache_control_of(url_path: str, content_type: str) -> str:
+    if content_type.startswith("text/html"):
+        return REVALIDATE
+    if FINGERPRINTED.match(url_path):
+        return IMMUTABLE
+    return SHORT_LIVED
+
+
+def is_compressible(content_type: str) -> bool:
+    return content_type.startswith(COMPRESSIBLE_TYPES)
+
+
+def entity_tag(digest_source: bytes, coding: str | None) -> bytes:
+    suffix = f"-{coding}" if coding else ""
+    return f'"{digest_source.hex()}{suffix}"'.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class FileHeaders:
+    """The header values every variant of one file shares."""
+
+    content_type: bytes
+    last_modified: int
+    cache_control: bytes
+    vary: bool
+
+    def variant(
+        self, etag: bytes, length: int, coding: str | None, *, body: bytes | None, path: Path | None
+    ) -> Variant:
+        """A variant with its 200 headers and its 304 headers rendered to bytes.
+
+        A 304 carries the validators and caching fields only (RFC 9110 section 15.4.5).
+        """
+        not_modified: Headers = (
+            (b"etag", etag),
+            (b"last-modified", formatdate(self.last_modified, usegmt=True).encode()),
+            (b"cache-control", self.cache_control),
+        )
+        if self.vary:
+            not_modified += ((b"vary", b"Accept-Encoding"),)
+        representation: Headers = (
+            (b"content-type", self.content_type),
+            (b"content-length", str(length).encode()),
+        )
+        if coding:
+            representation += ((b"content-encoding", coding.encode()),)
+        return Variant(etag, not_modified + representation, not_modified, body, path)
+
+
+def iter_served_files(root: Path) -> Iterator[tuple[str, Path, os.stat_result]]:
+    """(url path, file path, stat) of every regular file that may be served."""
+    for directory, subdirectories, filenames in os.walk(root):
+        here = Path(directory)
+        subdirectories[:] = [
+            name for name in subdirectories if name == ".well-known" or not name.startswith(".")
+        ]
+        for name in filenames:
+            file_path = here / name
+            if name.startswith(".") or not is_inside(file_path, root):
+                continue
+            status = file_path.stat()
+            if not stat.S_ISREG(status.st_mode):
+                continue
+            relative = file_path.relative_to(root).as_posix()
+            if "\\" in relative or not relative.isprintable():
+                continue
+            yield "/" + relative, file_path, status
+
+
+def file_digest(path: Path) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as source:
+        for chunk in iter(lambda: source.read(STREAM_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    if not path.is_symlink():
+        return True
+    try:
+        return path.resolve(strict=True).is_relative_to(root)
+    except OSError:
+        return False
+
+
+class StaticFiles:
+    """ASGI app serving the files of `directory`, with the SPA fallback to `/index.html`."""
+
+    def __init__(
+        self, directory: Path, *, memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES
+    ) -> None:
+        root = Path(directory).resolve(strict=True)
+        if not root.is_dir():
+            raise NotADirectoryError(f"static directory is not a directory: {root}")
+        self.memory_limit_bytes = memory_limit_bytes
+        self.resources: dict[str, Resource] = {}
+        for url_path, file_path, status in iter_served_files(root):
+            self.resources[url_path] = self._load(url_path, file_path, status)
+        for url_path in [path for path in self.resources if path.endswith("/index.html")]:
+            self.resources[url_path.removesuffix("index.html")] = self.resources[url_path]
+        self.fallback = self.resources.get("/index.html")
+
+    def _load(self, url_path: str, file_path: Path, status: os.stat_result) -> Resource:
+        content_type = content_type_of(url_path)
+        last_modified = int(status.st_mtime)
+        cache_control = cache_control_of(url_path, content_type).encode()
+        if status.st_size > self.memory_limit_bytes:
+            shared = FileHeaders(content_type.encode(), last_modified, cache_control, vary=False)
+            etag = entity_tag(file_digest(file_path), None)
+            streamed = shared.variant(etag, status.st_size, None, body=None, path=file_path)
+            return Resource(streamed, (), last_modified)
+        body = file_path.read_bytes()
+        digest = hashlib.blake2b(body, digest_size=16).digest()
+        encodings = self._encodings(file_path, body, content_type)
+        shared = FileHeaders(content_type.encode(), last_modified, cache_control, bool(encodings))
+        identity = shared.variant(entity_tag(digest, None), len(body), None, body=body, path=None)
+        encoded = tuple(
+            (
+                coding,
+                shared.variant(entity_tag(digest, coding), len(data), coding, body=data, path=None),
+            )
+            for coding, data in encodings
+        )
+        return Resource(identity, encoded, last_modified)
+
+    @staticmethod
+    def _encodings(file_path: Path, body: bytes, content_type: str) -> list[tuple[str, bytes]]:
+        """(coding, body) pairs smaller than the original, best coding first."""
+        if len(body) < MIN_COMPRESS_BYTES:
+            return []
+        found: dict[str, bytes] = {}
+        for coding, suffix in SIBLING_ENCODINGS:
+            sibling = file_path.with_name(file_path.name + suffix)
+            if sibling.is_file() and not sibling.is_symlink():
+                found[coding] = sibling.read_bytes()
+        if "gzip" not in found and is_compressible(content_type):
+            found["gzip"] = gzip.compress(body, compresslevel=9, mtime=0)
+        return [
+            (coding, found[coding])
+            for coding, _ in SIBLING_ENCODINGS
+            if coding in found and len(found[coding]) < len(body)
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError(f"StaticFiles serves HTTP only, not {scope['type']!r}")
+        if scope["method"] not in ("GET", "HEAD"):
+            await method_not_allowed(scope, send, ALLOWED_METHODS)
+            return
+        resource = self.lookup(scope["path"])
+        if resource is None:
+            await send_error(scope, send, 404, "not_found", "no file at this path")
+            return
+        accept_encoding = if_none_match = if_modified_since = b""
+        for name, value in scope["headers"]:
+            if name == b"accept-encoding":
+                accept_encoding = value
+            elif name == b"if-none-match":
+                if_none_match = value
+            elif name == b"if-modified-since":
+                if_modified_since = value
+        variant = resource.select(accept_encoding)
+        if is_not_modified(variant.etag, resource.last_modified, if_none_match, if_modified_since):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 304,
+                    "headers": variant.not_modified_headers,
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": variant.headers})
+        if scope["method"] == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+        elif variant.body is not None:
+            await send({"type": "http.response.body", "body": variant.body})
+        else:
+            await _stream(send, variant)
+
+    def lookup(self, path: str) -> Resource | None:
+        """The resource a request path names, the SPA fallback, or None for a 404."""
+        resource = self.resources.get(path)
+        if resource is not None:
+            return resource
+        if not is_spa_route(path):
+            return None
+        return self.fallback
+
+
+def is_spa_route(path: str) -> bool:
+    """A client-side route: not an API path, no file extension, no dot segment or odd character."""
+    if path == "/api" or path.startswith("/api/") or not path.startswith("/"):
+        return False
+    if "\\" in path or "\x00" in path or "//" in path:
+        return False
+    segments = path.split("/")
+    if any(segment.startswith(".") for segment in segments):
+        return False
+    return not PurePosixPath(segments[-1]).suffix
+
+
+def is_not_modified(
+    etag: bytes, last_modified: int, if_none_match: bytes, if_modified_since: bytes
+) -> bool:
+    """RFC 9110 section 13.1: If-None-Match (weak comparison) wins over If-Modified-Since."""
+    if if_none_match:
+        if if_none_match.strip() == b"*":
+            return True
+        return any(tag.strip().removeprefix(b"W/") == etag for tag in if_none_match.split(b","))
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since.decode("latin-1"))
+        except (TypeError, ValueError):
+            return False
+        return since.tzinfo is not None and last_modified <= since.timestamp()
+    return False
+
+
+async def _stream(send: Send, variant: Variant) -> None:
+    assert variant.path is not None
+    async with await anyio.open_file(variant.path, "rb") as source:
+        while chunk := await source.read(STREAM_CHUNK_BYTES):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})

@@ -1,0 +1,1 @@
+"""Pulumi component resources of the miko-platform program, one concern per module."""

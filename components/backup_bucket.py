@@ -1,0 +1,150 @@
+"""The bucket that holds the database dumps: versioned, KMS-encrypted, private, TLS-only, locked.
+
+Object lock keeps every dump for the retention period: in GOVERNANCE mode a principal with
+s3:BypassGovernanceRetention can still delete (staging), in COMPLIANCE mode nobody can, not even
+the account root (prod). Lifecycle moves dumps to colder storage, then expires them.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components.policy_documents import tls_only_bucket_policy
+
+ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
+DUMP_PREFIX = "dumps/"
+# Dumps are read back weekly by `verify`; Glacier Instant Retrieval keeps that a plain GET.
+COLD_STORAGE_CLASS = "GLACIER_IR"
+
+
+@dataclass
+class BackupBucketArgs:
+    object_lock_mode: ObjectLockMode
+    """GOVERNANCE (privileged deletes possible) or COMPLIANCE (no deletes until retention ends)."""
+    object_lock_days: int
+    """Days each dump is locked against deletion and overwrite."""
+    cold_storage_after_days: int
+    """Days after which dumps move to colder storage."""
+    expire_after_days: int
+    """Days after which dumps expire; at least the lock period."""
+    protect: bool
+    """Whether the key and the bucket are protected from `pulumi destroy` and replacement."""
+
+
+def lifecycle_rules(
+    args: BackupBucketArgs,
+) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
+    return [
+        {
+            "id": "dumps",
+            "status": "Enabled",
+            "filter": {"prefix": DUMP_PREFIX},
+            "transitions": [
+                {"days": args.cold_storage_after_days, "storage_class": COLD_STORAGE_CLASS}
+            ],
+            "expiration": {"days": args.expire_after_days},
+            "noncurrent_version_expiration": {"noncurrent_days": args.object_lock_days},
+        },
+        {
+            # A dump that failed half-way is aborted by the job; this catches a killed task.
+            "id": "abort-incomplete-uploads",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+        },
+    ]
+
+
+class BackupBucket(pulumi.ComponentResource):
+    bucket_name: pulumi.Output[str]
+    """Name of the dump bucket."""
+    bucket_arn: pulumi.Output[str]
+    """ARN of the dump bucket."""
+    key_arn: pulumi.Output[str]
+    """ARN of the KMS key that encrypts the dumps."""
+
+    def __init__(
+        self, name: str, args: BackupBucketArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("miko:backup:BackupBucket", name, None, opts)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        child = pulumi.ResourceOptions(parent=self)
+
+        key = aws.kms.Key(
+            f"{name}-key",
+            description="Encrypts the database dumps",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=stateful,
+        )
+        bucket = aws.s3.Bucket(
+            name, bucket_prefix=f"{name}-", object_lock_enabled=True, opts=stateful
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": key.arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-tls-only",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(tls_only_bucket_policy),
+            opts=child,
+        )
+        aws.s3.BucketObjectLockConfiguration(
+            f"{name}-object-lock",
+            bucket=bucket.id,
+            rule={
+                "default_retention": {
+                    "mode": args.object_lock_mode,
+                    "days": args.object_lock_days,
+                }
+            },
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle", bucket=bucket.id, rules=lifecycle_rules(args), opts=child
+        )
+
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.key_arn = key.arn
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "key_arn": self.key_arn,
+            }
+        )

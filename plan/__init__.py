@@ -1,0 +1,1 @@
+"""Render the real Pulumi program offline, under Pulumi's mock runtime."""

@@ -1,0 +1,1 @@
+"""miko-platform CrossGuard policy pack: policies by domain, assembled in `policies.pack`."""

@@ -1,0 +1,224 @@
+"""Load balancer TLS and redirects, header hygiene, and security group ingress."""
+
+import ipaddress
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs
+
+from policies._props import (
+    UNKNOWN,
+    ConfigSchema,
+    Props,
+    Report,
+    config_value,
+    is_unknown,
+    items,
+    lookup,
+    resource_policy,
+    strings,
+)
+
+LISTENER_TYPES = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+LOAD_BALANCER_TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+
+# ELB predefined policies that only negotiate TLS 1.2 or newer:
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
+TLS12_SSL_POLICIES = [
+    "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS-1-2-2017-01",
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+    "ELBSecurityPolicy-FS-1-2-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10",
+]
+
+TLS_SCHEMA: ConfigSchema = {
+    "allowedSslPolicies": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "ELB security policies accepted on HTTPS/TLS listeners (TLS 1.2+ only).",
+        "default": TLS12_SSL_POLICIES,
+    }
+}
+
+INGRESS_SCHEMA: ConfigSchema = {
+    "allowedIngressCidrs": {
+        "type": "array",
+        "description": (
+            "World-open sources explicitly allowed, each with the TCP ports it may reach, e.g. "
+            '{"cidr": "0.0.0.0/0", "ports": [443]}. Empty: the ALB admits only edge ranges.'
+        ),
+        "items": {
+            "type": "object",
+            "properties": {
+                "cidr": {"type": "string"},
+                "ports": {"type": "array", "items": {"type": "integer"}},
+            },
+            "required": ["cidr", "ports"],
+        },
+        "default": [],
+    }
+}
+
+
+def _listener_protocol(props: Props) -> Any:
+    protocol = lookup(props, "protocol")
+    if isinstance(protocol, str):
+        return protocol.upper()
+    if protocol is None and lookup(props, "certificateArn") is None:
+        return "HTTP"  # the AWS default for an application load balancer listener
+    return protocol
+
+
+def _check_tls_policy(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    if _listener_protocol(props) not in ("HTTPS", "TLS"):
+        return
+    ssl_policy = lookup(props, "sslPolicy")
+    if is_unknown(ssl_policy):
+        return
+    allowed = config_value(args.get_config(), TLS_SCHEMA, "allowedSslPolicies")
+    if ssl_policy not in allowed:
+        shown = ssl_policy if isinstance(ssl_policy, str) else "the provider default"
+        report(
+            f"Listener '{args.name}' uses {shown}; set sslPolicy to a TLS 1.2+ policy such as "
+            f"'{TLS12_SSL_POLICIES[0]}'."
+        )
+
+
+def _is_https_redirect(action: Any) -> bool:
+    redirect = lookup(action, "redirect")
+    return (
+        lookup(action, "type") == "redirect"
+        and str(lookup(redirect, "protocol")).upper() == "HTTPS"
+        and lookup(redirect, "statusCode") == "HTTP_301"
+    )
+
+
+def _check_http_redirects(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    if _listener_protocol(props) != "HTTP":
+        return
+    actions = lookup(props, "defaultActions")
+    known = [action for action in items(actions) if not is_unknown(action)]
+    if actions is UNKNOWN or any(is_unknown(lookup(a, "type")) for a in known):
+        return
+    if not known or not all(_is_https_redirect(action) for action in known):
+        report(
+            f"HTTP listener '{args.name}' must only redirect: make its single default action "
+            "type 'redirect' with protocol 'HTTPS' and statusCode 'HTTP_301'."
+        )
+
+
+def _check_drop_invalid_headers(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    if lookup(props, "loadBalancerType") not in (None, "application"):
+        return
+    drop = lookup(props, "dropInvalidHeaderFields")
+    if drop is not True and not is_unknown(drop):
+        report(f"Load balancer '{args.name}' must set dropInvalidHeaderFields to true.")
+
+
+def _ingress_rules(resource_type: str, props: Props) -> list[dict[str, Any]]:
+    """(sources, protocol, fromPort, toPort) of each ingress rule, whatever resource shape."""
+    if resource_type == SECURITY_GROUP:
+        return [
+            {
+                "sources": strings(lookup(rule, "cidrBlocks"))
+                + strings(lookup(rule, "ipv6CidrBlocks")),
+                "protocol": lookup(rule, "protocol"),
+                "from": lookup(rule, "fromPort"),
+                "to": lookup(rule, "toPort"),
+            }
+            for rule in items(lookup(props, "ingress"))
+        ]
+    if resource_type == SECURITY_GROUP_RULE:
+        if lookup(props, "type") != "ingress":
+            return []
+        sources = strings(lookup(props, "cidrBlocks")) + strings(lookup(props, "ipv6CidrBlocks"))
+        protocol = lookup(props, "protocol")
+    else:
+        sources = strings(lookup(props, "cidrIpv4")) + strings(lookup(props, "cidrIpv6"))
+        protocol = lookup(props, "ipProtocol")
+    return [
+        {
+            "sources": sources,
+            "protocol": protocol,
+            "from": lookup(props, "fromPort"),
+            "to": lookup(props, "toPort"),
+        }
+    ]
+
+
+def _is_world(cidr: str) -> bool:
+    try:
+        return ipaddress.ip_network(cidr, strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+def _is_allowed(rule: dict[str, Any], cidr: str, allowances: list[Any]) -> bool:
+    protocol = str(rule["protocol"]).lower()
+    if protocol not in ("tcp", "6") or rule["from"] != rule["to"]:
+        return False
+    return any(
+        isinstance(entry, dict)
+        and entry.get("cidr") == cidr
+        and rule["from"] in [int(port) for port in entry.get("ports", [])]
+        for entry in allowances
+    )
+
+
+def _port_label(rule: dict[str, Any]) -> str:
+    if str(rule["protocol"]) in ("-1", "all"):
+        return "all protocols and ports"
+    return f"{rule['protocol']} ports {rule['from']}-{rule['to']}"
+
+
+def _check_public_ingress(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    allowances = config_value(args.get_config(), INGRESS_SCHEMA, "allowedIngressCidrs")
+    for rule in _ingress_rules(args.resource_type, props):
+        if any(is_unknown(rule[key]) for key in ("protocol", "from", "to")):
+            continue
+        for cidr in filter(_is_world, rule["sources"]):
+            if not _is_allowed(rule, cidr, allowances):
+                report(
+                    f"'{args.name}' admits {cidr} on {_port_label(rule)}: restrict the source to "
+                    "the edge (Cloudflare) ranges, or list the port for this CIDR in the policy's "
+                    "allowedIngressCidrs."
+                )
+
+
+POLICIES = [
+    resource_policy(
+        "alb-https-listener-tls12",
+        "Checks whether HTTPS and TLS listeners use an ELB security policy that allows only "
+        "TLS 1.2 or newer.",
+        LISTENER_TYPES,
+        _check_tls_policy,
+        TLS_SCHEMA,
+    ),
+    resource_policy(
+        "alb-http-listener-redirects-only",
+        "Checks whether plain HTTP listeners do nothing but redirect permanently to HTTPS.",
+        LISTENER_TYPES,
+        _check_http_redirects,
+    ),
+    resource_policy(
+        "alb-drops-invalid-headers",
+        "Checks whether application load balancers drop HTTP headers with invalid fields.",
+        LOAD_BALANCER_TYPES,
+        _check_drop_invalid_headers,
+    ),
+    resource_policy(
+        "security-group-no-public-ingress",
+        "Prohibits ingress from 0.0.0.0/0 or ::/0 except on the ports policy config allows.",
+        (SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE),
+        _check_public_ingress,
+        INGRESS_SCHEMA,
+    ),
+]

@@ -1,0 +1,175 @@
+"""Log groups, and the alarms the platform promises.
+
+Contract with the program: every alarm-type resource (aws.cloudwatch.MetricAlarm, and the
+aws.cloudwatch.EventRule for failed ECS deployments) carries the tag `alarm` = its key.
+"""
+
+from pulumi_policy import (
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+
+from policies._props import (
+    ConfigSchema,
+    Props,
+    Report,
+    config_value,
+    is_unknown,
+    lookup,
+    plain,
+    references,
+    resource_policy,
+    resources_of,
+    stack_policy,
+    strings,
+    tag,
+)
+
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+SNS_TOPIC = "aws:sns/topic:Topic"
+ALARM_TAG = "alarm"
+
+PROMISED_ALARMS = [
+    "http-5xx-critical",
+    "http-5xx-warning",
+    "latency-p95-critical",
+    "latency-p95-warning",
+    "no-healthy-hosts",
+    "unhealthy-hosts",
+    "ecs-cpu-high",
+    "ecs-memory-high",
+    "external-health-check",
+    "database-health-failures",
+    "deployment-failed",
+]
+
+RETENTION_SCHEMA: ConfigSchema = {
+    "minRetentionDays": {
+        "type": "integer",
+        "minimum": 1,
+        "description": "Fewest days a log group may keep its events.",
+        "default": 30,
+    }
+}
+ALARMS_SCHEMA: ConfigSchema = {
+    "requiredAlarms": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "Alarm keys (tag `alarm`) the stack must define.",
+        "default": PROMISED_ALARMS,
+    }
+}
+WIRING_SCHEMA: ConfigSchema = {
+    "okActionAlarms": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "Alarm keys that must also notify the topic when they recover (okActions).",
+        "default": ["http-5xx-critical", "latency-p95-critical"],
+    }
+}
+
+
+def _check_retention(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    days = lookup(props, "retentionInDays")
+    if is_unknown(days):
+        return
+    floor = int(config_value(args.get_config(), RETENTION_SCHEMA, "minRetentionDays"))
+    if not isinstance(days, int | float) or days <= 0 or days < floor:
+        report(f"Log group '{args.name}' must set retentionInDays to at least {floor}.")
+
+
+def _check_log_encryption(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    key = lookup(props, "kmsKeyId")
+    if not key and not is_unknown(key):
+        report(f"Log group '{args.name}' must set kmsKeyId to a customer managed KMS key.")
+
+
+def _alarm_key(resource: PolicyResource) -> object:
+    return tag(plain(resource.props), ALARM_TAG)
+
+
+def _alarms(args: StackValidationArgs) -> list[PolicyResource]:
+    return [r for r in resources_of(args, METRIC_ALARM, EVENT_RULE) if _alarm_key(r) is not None]
+
+
+def _check_alarms_present(args: StackValidationArgs, report: ReportViolation) -> None:
+    required = config_value(args.get_config(), ALARMS_SCHEMA, "requiredAlarms")
+    defined = {_alarm_key(alarm) for alarm in _alarms(args)}
+    if any(is_unknown(key) for key in defined):
+        return
+    missing = [key for key in required if key not in defined]
+    if missing:
+        report(
+            f"Promised alarms missing: {', '.join(missing)}; add a MetricAlarm (or EventRule) "
+            f"tagged `{ALARM_TAG}` = each key.",
+            None,
+        )
+
+
+def _notifies_topic(source: PolicyResource, prop: str, topics: list[PolicyResource]) -> bool:
+    actions = lookup(plain(source.props), prop)
+    if is_unknown(actions) or any(is_unknown(a) for a in (actions or [])):
+        return True
+    return any(references(source, prop, topic) for topic in topics) or any(
+        action.startswith("arn:aws:sns:") for action in strings(actions)
+    )
+
+
+def _wiring_problem(
+    alarm: PolicyResource, args: StackValidationArgs, topics: list[PolicyResource]
+) -> str | None:
+    if alarm.resource_type == EVENT_RULE:
+        targets = [t for t in resources_of(args, EVENT_TARGET) if references(t, "rule", alarm)]
+        if any(_notifies_topic(target, "arn", topics) for target in targets):
+            return None
+        return "add an aws.cloudwatch.EventTarget for this rule whose arn is the alarm topic"
+    if not _notifies_topic(alarm, "alarmActions", topics):
+        return "put the alarm topic's ARN in alarmActions"
+    ok_keys = config_value(args.get_config(), WIRING_SCHEMA, "okActionAlarms")
+    if _alarm_key(alarm) in ok_keys and not _notifies_topic(alarm, "okActions", topics):
+        return "put the alarm topic's ARN in okActions too (critical alarms announce recovery)"
+    return None
+
+
+def _check_alarms_wired(args: StackValidationArgs, report: ReportViolation) -> None:
+    topics = list(resources_of(args, SNS_TOPIC))
+    for alarm in _alarms(args):
+        problem = _wiring_problem(alarm, args, topics)
+        if problem:
+            report(
+                f"Alarm '{_alarm_key(alarm)}' ({alarm.urn}) notifies nobody: {problem}.", alarm.urn
+            )
+
+
+POLICIES = [
+    resource_policy(
+        "log-group-retention",
+        "Checks whether log groups expire their events after a bounded retention period.",
+        (LOG_GROUP,),
+        _check_retention,
+        RETENTION_SCHEMA,
+    ),
+    resource_policy(
+        "log-group-encrypted",
+        "Checks whether log groups are encrypted with a customer managed KMS key.",
+        (LOG_GROUP,),
+        _check_log_encryption,
+    ),
+    stack_policy(
+        "promised-alarms-present",
+        "Checks whether every alarm the platform promises exists, found by its `alarm` tag.",
+        _check_alarms_present,
+        ALARMS_SCHEMA,
+    ),
+    stack_policy(
+        "alarms-notify-topic",
+        "Checks whether every tagged alarm notifies an SNS topic of the stack.",
+        _check_alarms_wired,
+        WIRING_SCHEMA,
+    ),
+]

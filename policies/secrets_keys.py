@@ -1,0 +1,122 @@
+"""Secrets Manager secrets, their rotation age, and KMS keys.
+
+Rotation dates are stack config, not resource properties, so the program puts them on the
+secret: each `aws.secretsmanager.Secret` carries the tag `rotated-on` = the oldest ISO date among
+the `<key>RotatedOn` config values of the keys stored in that secret.
+"""
+
+import datetime
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs
+
+from policies._props import (
+    ConfigSchema,
+    Props,
+    Report,
+    config_value,
+    is_unknown,
+    lookup,
+    resource_policy,
+    tag,
+)
+
+SECRETSMANAGER_TYPE = "aws:secretsmanager/secret:Secret"  # pragma: allowlist secret
+KMS_KEY = "aws:kms/key:Key"
+ROTATED_ON_TAG = "rotated-on"
+
+AGE_SCHEMA: ConfigSchema = {
+    "maxSecretAgeDays": {
+        "type": "integer",
+        "minimum": 1,
+        "description": "Oldest a secret's last rotation (tag rotated-on) may be, in days.",
+        "default": 90,
+    },
+    "today": {
+        "type": "string",
+        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        "description": "ISO date to measure ages from (tests and reproducible plans); "
+        "the current UTC date when absent.",
+    },
+}
+
+
+def _check_customer_key(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    key = lookup(props, "kmsKeyId")
+    if not key and not is_unknown(key):
+        report(
+            f"Secret '{args.name}' must set kmsKeyId to a customer managed KMS key "
+            "(the default aws/secretsmanager key cannot be scoped or audited per service)."
+        )
+
+
+def _check_key_rotation(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    if lookup(props, "keyUsage") not in (None, "ENCRYPT_DECRYPT"):
+        return
+    if lookup(props, "customerMasterKeySpec") not in (None, "SYMMETRIC_DEFAULT"):
+        return
+    rotation = lookup(props, "enableKeyRotation")
+    if rotation is not True and not is_unknown(rotation):
+        report(f"KMS key '{args.name}' must set enableKeyRotation to true.")
+
+
+def _today(config: Props) -> datetime.date:
+    configured = config_value(config, AGE_SCHEMA, "today")
+    if isinstance(configured, str):
+        return datetime.date.fromisoformat(configured)
+    return datetime.datetime.now(datetime.UTC).date()
+
+
+def _rotation_problem(rotated_on: Any, today: datetime.date, max_age_days: int) -> str | None:
+    if rotated_on is None:
+        return f"has no '{ROTATED_ON_TAG}' tag"
+    try:
+        rotated = datetime.date.fromisoformat(str(rotated_on))
+    except ValueError:
+        return f"has a '{ROTATED_ON_TAG}' tag that is not an ISO date (YYYY-MM-DD)"
+    age_days = (today - rotated).days
+    if age_days < 0:
+        return f"was rotated on {rotated.isoformat()}, a date in the future"
+    if age_days > max_age_days:
+        return (
+            f"was last rotated on {rotated.isoformat()}, {age_days} days ago "
+            f"(more than {max_age_days})"
+        )
+    return None
+
+
+def _check_rotation_age(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    rotated_on = tag(props, ROTATED_ON_TAG)
+    if is_unknown(rotated_on):
+        return
+    config = args.get_config()
+    max_age_days = int(config_value(config, AGE_SCHEMA, "maxSecretAgeDays"))
+    problem = _rotation_problem(rotated_on, _today(config), max_age_days)
+    if problem:
+        report(
+            f"Secret '{args.name}' {problem}: rotate it (scripts/rotate-secret) so its "
+            f"<key>RotatedOn stack config, and with it the '{ROTATED_ON_TAG}' tag, is recent."
+        )
+
+
+POLICIES = [
+    resource_policy(
+        "secret-customer-kms-key",
+        "Checks whether Secrets Manager secrets are encrypted with a customer managed KMS key.",
+        (SECRETSMANAGER_TYPE,),
+        _check_customer_key,
+    ),
+    resource_policy(
+        "kms-key-rotation-enabled",
+        "Checks whether symmetric KMS keys rotate their key material automatically.",
+        (KMS_KEY,),
+        _check_key_rotation,
+    ),
+    resource_policy(
+        "secret-rotation-age",
+        "Checks whether every secret was rotated within the stack's maximum secret age.",
+        (SECRETSMANAGER_TYPE,),
+        _check_rotation_age,
+        AGE_SCHEMA,
+    ),
+]

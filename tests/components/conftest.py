@@ -1,0 +1,51 @@
+"""Renders of the real program for both stacks, shared by the component tests.
+
+Each stack is rendered once per session with dummy secret values; tests that change config
+render again with their own overrides.
+"""
+
+from collections.abc import Callable
+
+import pytest
+
+from components.settings import SECRET_KEYS
+from plan.render import Rendering, render_stack
+
+STACKS = ("staging", "prod")
+DUMMY_SECRETS = {key: f"dummy-{key}-6f1c9a" for key in SECRET_KEYS}
+
+_cache: dict[str, Rendering] = {}
+
+
+def render(stack: str) -> Rendering:
+    if stack not in _cache:
+        _cache[stack] = render_stack(stack, secret_values=DUMMY_SECRETS)
+    return _cache[stack]
+
+
+@pytest.fixture(params=STACKS)
+def rendering(request: pytest.FixtureRequest) -> Rendering:
+    """The committed stack's rendering (staging and prod)."""
+    return render(request.param)
+
+
+@pytest.fixture
+def staging() -> Rendering:
+    return render("staging")
+
+
+@pytest.fixture
+def prod() -> Rendering:
+    return render("prod")
+
+
+@pytest.fixture
+def render_with() -> Callable[..., Rendering]:
+    """Render a stack with config overrides (and the dummy secrets unless given)."""
+
+    def _render(stack: str, config: dict[str, object] | None = None, secrets=None) -> Rendering:
+        return render_stack(
+            stack, config=config, secret_values=DUMMY_SECRETS if secrets is None else secrets
+        )
+
+    return _render

@@ -1,0 +1,113 @@
+"""Mock runtime for the edge and observability component tests (pulumi/examples testing-unit-py).
+
+`render(build)` runs `build` under `pulumi.runtime.set_mocks`, waits for every registration, and
+returns what was registered, so tests assert on plain data after the program has finished.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+
+ACCOUNT_ID = "123456789012"
+REGION = "eu-central-1"
+CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
+
+
+@dataclass
+class Registered:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    provider: str
+    secret_inputs: frozenset[str]
+
+
+def _region_of(args: pulumi.runtime.MockResourceArgs) -> str:
+    return "us-east-1" if "us-east-1" in (args.provider or "") else REGION
+
+
+def _computed_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    """Only the computed outputs the components read, like the provider would return them."""
+    region = _region_of(args)
+    if args.typ == "aws:sns/topic:Topic":
+        return {"arn": f"arn:aws:sns:{region}:{ACCOUNT_ID}:{args.inputs['name']}"}
+    if args.typ == "aws:kms/key:Key":
+        return {
+            "arn": f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{args.name}",
+            "keyId": f"{args.name}-key-id",
+        }
+    if args.typ == "aws:cloudwatch/eventRule:EventRule":
+        return {"arn": f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{args.inputs['name']}"}
+    return {}
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    registered: list[Registered] = field(default_factory=list)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.registered.append(
+            Registered(
+                typ=args.typ,
+                name=args.name,
+                inputs=_unwrap_secrets(args.inputs),
+                provider=args.provider or "",
+                secret_inputs=frozenset(
+                    key for key, value in args.inputs.items() if _is_secret(value)
+                ),
+            )
+        )
+        return f"{args.name}-id", {**args.inputs, **_computed_outputs(args)}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        if args.token == CALLER_IDENTITY:
+            return {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/test",
+                "id": ACCOUNT_ID,
+                "userId": "AIDATEST",
+            }
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+    def of_type(self, typ: str) -> list[Registered]:
+        return [resource for resource in self.registered if resource.typ == typ]
+
+    def named(self, name: str) -> Registered:
+        matches = [resource for resource in self.registered if resource.name == name]
+        assert len(matches) == 1, f"expected one resource named {name}, got {len(matches)}"
+        return matches[0]
+
+
+def provider_name(reference: str) -> str:
+    """Logical name of the provider in a reference `urn:...::<type>::<name>::<id>`."""
+    return reference.split("::")[3]
+
+
+def _is_secret(value: Any) -> bool:
+    return bool(rpc.is_rpc_secret(value))
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    if _is_secret(value):
+        return _unwrap_secrets(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {key: _unwrap_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(item) for item in value]
+    return value
+
+
+def render(build: Callable[[], Any]) -> RecordingMocks:
+    """Run `build` (which creates components and may return an Output) under fresh mocks."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="miko-platform", stack="test", preview=False)
+    pulumi.runtime.test(build)()
+    return mocks
+
+
+def capture(output: pulumi.Output[Any], into: dict[str, Any], key: str) -> pulumi.Output[None]:
+    """Store an output's resolved value in `into[key]` once the program has run."""
+    return output.apply(lambda value: into.__setitem__(key, value))

@@ -1,0 +1,422 @@
+import json
+from dataclasses import replace
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from components.alarms import (
+    APP_METRICS_NAMESPACE,
+    DATABASE_HEALTH_FAILURE_PATTERN,
+    Alarms,
+    AlarmsArgs,
+    AlarmThresholds,
+    _deployment_failed_pattern,
+    _email_logical_suffix,
+    _key_policy,
+    _topic_policy,
+    alarm_names_for_rollback,
+    database_failure_metric_name,
+)
+from tests.components.edge_alarm_fixtures import (
+    ACCOUNT_ID,
+    RecordingMocks,
+    capture,
+    provider_name,
+    render,
+)
+
+PROMISED_KEYS = {
+    "http-5xx-critical",
+    "http-5xx-warning",
+    "latency-p95-critical",
+    "latency-p95-warning",
+    "no-healthy-hosts",
+    "unhealthy-hosts",
+    "ecs-cpu-high",
+    "ecs-memory-high",
+    "external-health-check",
+    "database-health-failures",
+    "deployment-failed",
+}
+CRITICAL_KEYS = {
+    "http-5xx-critical",
+    "latency-p95-critical",
+    "no-healthy-hosts",
+    "external-health-check",
+    "database-health-failures",
+}
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+PAGER_URL = "https://events.example-pager.com/integration/dummy-pager-key-7f3a"
+MAIN_TOPIC_ARN = f"arn:aws:sns:eu-central-1:{ACCOUNT_ID}:miko-prod-alarms"
+US_EAST_1_TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:miko-prod-alarms-us-east-1"
+EMAILS = ["oncall@example.com", "Lead@Example.com"]
+
+STAGING_THRESHOLDS = AlarmThresholds(
+    http_5xx_critical_percent=5,
+    http_5xx_warning_percent=1,
+    latency_p95_critical_seconds=3,
+    latency_p95_warning_seconds=1,
+    cpu_high_percent=80,
+    memory_high_percent=85,
+    database_failures_per_period=3,
+    evaluation_periods=5,
+    availability_evaluation_periods=2,
+)
+STRICTER_THRESHOLDS = AlarmThresholds(
+    http_5xx_critical_percent=2.5,
+    http_5xx_warning_percent=0.5,
+    latency_p95_critical_seconds=1.5,
+    latency_p95_warning_seconds=0.75,
+    cpu_high_percent=70,
+    memory_high_percent=75,
+    database_failures_per_period=1,
+    evaluation_periods=3,
+    availability_evaluation_periods=1,
+    period_seconds=120,
+)
+
+
+def _render_alarms(
+    thresholds: AlarmThresholds = STAGING_THRESHOLDS,
+    pager_url: Any = PAGER_URL,
+    outputs: dict[str, Any] | None = None,
+) -> RecordingMocks:
+    def build():
+        main = aws.Provider("main", region="eu-central-1")
+        us_east_1 = aws.Provider("us-east-1", region="us-east-1")
+        alarms = Alarms(
+            "alarms",
+            AlarmsArgs(
+                name_prefix="miko-prod",
+                alb_arn_suffix="app/miko-prod/0123456789abcdef",
+                target_group_arn_suffix="targetgroup/miko-prod/fedcba9876543210",
+                cluster_name="miko-prod-cluster",
+                service_name="miko-prod-app",
+                app_log_group_name="/ecs/miko-prod/app",
+                site_hostname="app.example.com",
+                thresholds=thresholds,
+                alarm_emails=EMAILS,
+                pager_url=pager_url,
+                us_east_1_provider=us_east_1,
+            ),
+            opts=pulumi.ResourceOptions(providers=[main]),
+        )
+        sink = outputs if outputs is not None else {}
+        return [
+            capture(alarms.alarm_names, sink, "alarm_names"),
+            capture(alarms.topic_arn, sink, "topic_arn"),
+            capture(alarms.us_east_1_topic_arn, sink, "us_east_1_topic_arn"),
+            capture(alarms.health_check_id, sink, "health_check_id"),
+        ]
+
+    return render(build)
+
+
+@pytest.fixture(scope="module")
+def rendered() -> RecordingMocks:
+    return _render_alarms()
+
+
+def _alarms_by_key(mocks: RecordingMocks) -> dict[str, Any]:
+    return {alarm.inputs["tags"]["alarm"]: alarm for alarm in mocks.of_type(METRIC_ALARM)}
+
+
+# --- thresholds -------------------------------------------------------------------------------
+
+
+def test_warning_at_or_above_critical_is_rejected():
+    with pytest.raises(ValueError, match="http_5xx_warning_percent must be below"):
+        replace(STAGING_THRESHOLDS, http_5xx_warning_percent=5)
+
+
+def test_every_threshold_problem_is_listed_in_one_message():
+    with pytest.raises(ValueError, match="invalid alarm thresholds") as raised:
+        replace(
+            STAGING_THRESHOLDS,
+            cpu_high_percent=120,
+            evaluation_periods=0,
+            latency_p95_warning_seconds=4,
+            period_seconds=90,
+        )
+
+    message = str(raised.value)
+    assert "cpu_high_percent must be above 0 and at most 100, got 120" in message
+    assert "evaluation_periods must be at least 1, got 0" in message
+    assert "latency_p95_warning_seconds must be below latency_p95_critical_seconds" in message
+    assert "period_seconds must be a multiple of 60, got 90" in message
+
+
+def test_valid_thresholds_are_accepted():
+    assert STRICTER_THRESHOLDS.http_5xx_critical_percent == 2.5
+
+
+# --- pure builders ----------------------------------------------------------------------------
+
+
+def test_rollback_alarm_names_are_the_critical_rate_and_latency_alarms():
+    assert alarm_names_for_rollback("miko-prod") == [
+        "miko-prod-http-5xx-critical",
+        "miko-prod-latency-p95-critical",
+    ]
+
+
+def test_key_policy_lets_the_account_administer_and_publishers_encrypt():
+    policy = json.loads(
+        _key_policy(ACCOUNT_ID, ["events.amazonaws.com", "cloudwatch.amazonaws.com"])
+    )
+
+    admin, publishers = policy["Statement"]
+    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
+    assert publishers["Principal"] == {
+        "Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+    }
+    assert publishers["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+def test_topic_policy_allows_only_this_account_and_tls():
+    policy = json.loads(_topic_policy(MAIN_TOPIC_ARN, ACCOUNT_ID, ["cloudwatch.amazonaws.com"]))
+
+    allow, deny = policy["Statement"]
+    assert allow["Effect"] == "Allow"
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Resource"] == MAIN_TOPIC_ARN
+    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_deployment_event_pattern_matches_only_this_service_failing():
+    pattern = json.loads(_deployment_failed_pattern("miko-prod-cluster", "miko-prod-app"))
+
+    assert pattern == {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Deployment State Change"],
+        "resources": [{"suffix": ":service/miko-prod-cluster/miko-prod-app"}],
+        "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
+    }
+
+
+def test_email_logical_names_ignore_case_and_differ_per_address():
+    assert _email_logical_suffix("Lead@Example.com") == _email_logical_suffix("lead@example.com")
+    assert _email_logical_suffix("a@example.com") != _email_logical_suffix("b@example.com")
+
+
+# --- the component under mocks ----------------------------------------------------------------
+
+
+def test_every_promised_alarm_exists_with_its_tag(rendered):
+    metric_alarm_keys = set(_alarms_by_key(rendered))
+    (rule,) = rendered.of_type("aws:cloudwatch/eventRule:EventRule")
+
+    assert metric_alarm_keys | {rule.inputs["tags"]["alarm"]} == PROMISED_KEYS
+    assert len(rendered.of_type(METRIC_ALARM)) == len(PROMISED_KEYS) - 1
+
+
+def test_alarm_names_follow_the_prefix_and_include_the_rollback_alarms(rendered):
+    names = {key: alarm.inputs["name"] for key, alarm in _alarms_by_key(rendered).items()}
+
+    assert all(name == f"miko-prod-{key}" for key, name in names.items())
+    assert set(alarm_names_for_rollback("miko-prod")) <= set(names.values())
+
+
+def test_every_alarm_notifies_its_topic_and_critical_ones_also_on_ok(rendered):
+    for key, alarm in _alarms_by_key(rendered).items():
+        topic = US_EAST_1_TOPIC_ARN if key == "external-health-check" else MAIN_TOPIC_ARN
+        assert alarm.inputs["alarmActions"] == [topic], key
+        if key in CRITICAL_KEYS:
+            assert alarm.inputs["okActions"] == [topic], key
+        else:
+            assert "okActions" not in alarm.inputs, key
+
+
+def test_failed_deployments_reach_the_topic(rendered):
+    (rule,) = rendered.of_type("aws:cloudwatch/eventRule:EventRule")
+    (target,) = rendered.of_type("aws:cloudwatch/eventTarget:EventTarget")
+
+    assert json.loads(rule.inputs["eventPattern"])["detail"] == {
+        "eventName": ["SERVICE_DEPLOYMENT_FAILED"]
+    }
+    assert target.inputs["rule"] == "miko-prod-deployment-failed"
+    assert target.inputs["arn"] == MAIN_TOPIC_ARN
+
+
+def test_5xx_rate_is_metric_math_over_request_count(rendered):
+    queries = _alarms_by_key(rendered)["http-5xx-critical"].inputs["metricQueries"]
+
+    metrics = {query["metric"]["metricName"] for query in queries if "metric" in query}
+    assert metrics == {"HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count", "RequestCount"}
+    (returned,) = [query for query in queries if query["returnData"]]
+    assert "100 * errors / responses" in returned["expression"]
+    expressions = " ".join(query.get("expression", "") for query in queries)
+    assert "FILL(target_5xx, 0)" in expressions
+    assert "FILL(elb_5xx, 0)" in expressions
+
+
+def test_latency_alarms_use_p95_target_response_time(rendered):
+    for key in ("latency-p95-critical", "latency-p95-warning"):
+        alarm = _alarms_by_key(rendered)[key].inputs
+        assert alarm["metricName"] == "TargetResponseTime"
+        assert alarm["extendedStatistic"] == "p95"
+        assert "statistic" not in alarm
+
+
+def test_no_healthy_hosts_fires_below_one_and_on_missing_data(rendered):
+    alarm = _alarms_by_key(rendered)["no-healthy-hosts"].inputs
+
+    assert alarm["metricName"] == "HealthyHostCount"
+    assert alarm["comparisonOperator"] == "LessThanThreshold"
+    assert alarm["threshold"] == 1
+    assert alarm["treatMissingData"] == "breaching"
+    assert alarm["dimensions"] == {
+        "LoadBalancer": "app/miko-prod/0123456789abcdef",
+        "TargetGroup": "targetgroup/miko-prod/fedcba9876543210",
+    }
+
+
+def test_ecs_alarms_watch_this_service(rendered):
+    for key, metric in (
+        ("ecs-cpu-high", "CPUUtilization"),
+        ("ecs-memory-high", "MemoryUtilization"),
+    ):
+        alarm = _alarms_by_key(rendered)[key].inputs
+        assert alarm["namespace"] == "AWS/ECS"
+        assert alarm["metricName"] == metric
+        assert alarm["dimensions"] == {
+            "ClusterName": "miko-prod-cluster",
+            "ServiceName": "miko-prod-app",
+        }
+
+
+def _threshold_view(mocks: RecordingMocks) -> dict[str, tuple[float, float, float]]:
+    return {
+        key: (
+            alarm.inputs["threshold"],
+            alarm.inputs["evaluationPeriods"],
+            alarm.inputs.get("period", 0),
+        )
+        for key, alarm in _alarms_by_key(mocks).items()
+    }
+
+
+def test_thresholds_come_from_args(rendered):
+    stricter = _threshold_view(_render_alarms(STRICTER_THRESHOLDS))
+    staging = _threshold_view(rendered)
+
+    assert staging["http-5xx-critical"][0] == 5
+    assert stricter["http-5xx-critical"][0] == 2.5
+    assert stricter["http-5xx-warning"][0] == 0.5
+    assert stricter["latency-p95-critical"] == (1.5, 3, 120)
+    assert stricter["latency-p95-warning"][0] == 0.75
+    assert stricter["ecs-cpu-high"][0] == 70
+    assert stricter["ecs-memory-high"][0] == 75
+    assert stricter["database-health-failures"][0] == 1
+    assert stricter["no-healthy-hosts"][1] == 1
+    assert stricter["external-health-check"][1] == 1
+    changed = {key for key in staging if staging[key] != stricter[key]}
+    assert changed == set(staging)
+
+
+def test_external_check_calls_health_from_several_regions(rendered):
+    (check,) = rendered.of_type("aws:route53/healthCheck:HealthCheck")
+
+    assert check.inputs["type"] == "HTTPS"
+    assert check.inputs["fqdn"] == "app.example.com"
+    assert check.inputs["resourcePath"] == "/health"
+    assert check.inputs["requestInterval"] == 30
+    assert check.inputs["failureThreshold"] == 3
+    assert len(check.inputs["regions"]) >= 3
+
+
+def test_external_check_alarm_lives_in_us_east_1(rendered):
+    alarm = _alarms_by_key(rendered)["external-health-check"]
+
+    assert provider_name(alarm.provider) == "us-east-1"
+    assert alarm.inputs["namespace"] == "AWS/Route53"
+    assert alarm.inputs["metricName"] == "HealthCheckStatus"
+    assert alarm.inputs["dimensions"] == {"HealthCheckId": "alarms-site-health-check-id"}
+    assert alarm.inputs["treatMissingData"] == "breaching"
+    for other in set(_alarms_by_key(rendered)) - {"external-health-check"}:
+        assert provider_name(_alarms_by_key(rendered)[other].provider) == "main", other
+
+
+def test_both_topics_are_encrypted_with_their_regions_key(rendered):
+    main_topic = rendered.named("alarms-topic")
+    east_topic = rendered.named("alarms-us-east-1-topic")
+
+    assert main_topic.inputs["kmsMasterKeyId"].endswith(":key/alarms-key")
+    assert east_topic.inputs["kmsMasterKeyId"].startswith("arn:aws:kms:us-east-1:")
+    assert provider_name(east_topic.provider) == "us-east-1"
+    assert provider_name(rendered.named("alarms-us-east-1-key").provider) == "us-east-1"
+    main_key = json.loads(rendered.named("alarms-key").inputs["policy"])
+    assert main_key["Statement"][1]["Principal"]["Service"] == [
+        "cloudwatch.amazonaws.com",
+        "events.amazonaws.com",
+    ]
+    assert rendered.named("alarms-key").inputs["enableKeyRotation"] is True
+
+
+def test_both_topics_have_every_email_and_the_pager(rendered):
+    by_topic: dict[str, set[tuple[str, str]]] = {}
+    for subscription in rendered.of_type(SUBSCRIPTION):
+        by_topic.setdefault(subscription.inputs["topic"], set()).add(
+            (subscription.inputs["protocol"], subscription.inputs["endpoint"])
+        )
+
+    expected = {("email", email) for email in EMAILS} | {("https", PAGER_URL)}
+    assert by_topic == {MAIN_TOPIC_ARN: expected, US_EAST_1_TOPIC_ARN: expected}
+
+
+def test_pager_endpoint_is_secret_and_nowhere_in_plaintext(rendered):
+    pagers = [sub for sub in rendered.of_type(SUBSCRIPTION) if sub.inputs["protocol"] == "https"]
+
+    assert len(pagers) == 2
+    assert all(pager.secret_inputs == {"endpoint"} for pager in pagers)
+    for resource in rendered.registered:
+        plain = {
+            key: value
+            for key, value in resource.inputs.items()
+            if key not in resource.secret_inputs
+        }
+        assert PAGER_URL not in json.dumps(plain), resource.name
+
+
+def test_pager_given_as_plain_string_is_still_made_secret():
+    mocks = _render_alarms(pager_url="https://events.example-pager.com/plain-key")
+
+    pagers = [sub for sub in mocks.of_type(SUBSCRIPTION) if sub.inputs["protocol"] == "https"]
+    assert [pager.secret_inputs for pager in pagers] == [{"endpoint"}, {"endpoint"}]
+
+
+def test_no_pager_url_means_only_email_subscriptions():
+    mocks = _render_alarms(pager_url=None)
+
+    protocols = {sub.inputs["protocol"] for sub in mocks.of_type(SUBSCRIPTION)}
+    assert protocols == {"email"}
+
+
+def test_database_failures_are_counted_from_the_app_logs(rendered):
+    (metric_filter,) = rendered.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+    alarm = _alarms_by_key(rendered)["database-health-failures"].inputs
+
+    assert metric_filter.inputs["pattern"] == DATABASE_HEALTH_FAILURE_PATTERN
+    assert metric_filter.inputs["logGroupName"] == "/ecs/miko-prod/app"
+    transformation = metric_filter.inputs["metricTransformation"]
+    assert transformation["namespace"] == APP_METRICS_NAMESPACE == alarm["namespace"]
+    assert (
+        transformation["name"] == database_failure_metric_name("miko-prod") == alarm["metricName"]
+    )
+    assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_outputs_name_every_alarm_and_both_topics():
+    outputs: dict[str, Any] = {}
+    _render_alarms(outputs=outputs)
+
+    assert set(outputs["alarm_names"]) == PROMISED_KEYS
+    assert outputs["alarm_names"]["deployment-failed"] == "miko-prod-deployment-failed"
+    assert outputs["topic_arn"] == MAIN_TOPIC_ARN
+    assert outputs["us_east_1_topic_arn"] == US_EAST_1_TOPIC_ARN
+    assert outputs["health_check_id"] == "alarms-site-health-check-id"

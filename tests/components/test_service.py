@@ -1,0 +1,243 @@
+"""The ECS service: hardened task, secrets by valueFrom, image by digest, deployments, scaling."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.service import container_definitions, deployment_trigger, execution_role_policy
+from components.settings import INTEGRATION_SECRETS
+
+from .conftest import DUMMY_SECRETS
+
+SECRET_VARIABLES = sorted(
+    variable for variables in INTEGRATION_SECRETS.values() for variable in variables
+)
+
+
+def container(rendering):
+    task = rendering.get("aws:ecs/taskDefinition:TaskDefinition", "app-task")
+    (definition,) = json.loads(task.inputs["containerDefinitions"])
+    return definition
+
+
+def service(rendering):
+    return rendering.get("aws:ecs/service:Service", "app-service")
+
+
+def test_task_is_hardened(rendering):
+    app = container(rendering)
+    assert app["readonlyRootFilesystem"] is True
+    assert app["user"] == "10001:10001"
+    assert app["privileged"] is False
+    assert app["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}
+    assert app["mountPoints"] == [
+        {"containerPath": "/tmp", "readOnly": False, "sourceVolume": "tmp"}
+    ]
+    assert app["portMappings"] == [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp"}]
+    assert app["stopTimeout"] == 30
+    assert "/health" in app["healthCheck"]["command"][-1]
+    task = rendering.get("aws:ecs/taskDefinition:TaskDefinition", "app-task")
+    assert task.inputs["volumes"] == [{"name": "tmp"}]
+    assert task.inputs["requiresCompatibilities"] == ["FARGATE"]
+    assert task.inputs["networkMode"] == "awsvpc"
+
+
+def test_container_user_matches_the_dockerfile():
+    dockerfile = (Path(__file__).resolve().parents[2] / "app" / "Dockerfile").read_text()
+    assert "USER 10001:10001" in dockerfile
+
+
+def test_task_size_per_stack(staging, prod):
+    sizes = {
+        r.stack: (
+            r.get("aws:ecs/taskDefinition:TaskDefinition", "app-task").inputs["cpu"],
+            r.get("aws:ecs/taskDefinition:TaskDefinition", "app-task").inputs["memory"],
+        )
+        for r in (staging, prod)
+    }
+    assert sizes == {"staging": ("256", "512"), "prod": ("512", "1024")}
+
+
+def test_secrets_come_by_value_from_and_never_through_the_environment(rendering):
+    app = container(rendering)
+    assert [entry["name"] for entry in app["secrets"]] == SECRET_VARIABLES
+    arns = rendering.exports["secret_arns"]
+    for entry in app["secrets"]:
+        integration = next(
+            i for i, variables in INTEGRATION_SECRETS.items() if entry["name"] in variables
+        )
+        assert entry["valueFrom"] == f"{arns[integration]}:{entry['name']}::"
+    environment = {item["name"]: item["value"] for item in app["environment"]}
+    assert not set(environment) & set(SECRET_VARIABLES)
+    assert not any(value in str(environment) for value in DUMMY_SECRETS.values())
+    assert environment["PORT"] == "8080"
+    assert environment["WEB_CONCURRENCY"] == "1"
+    assert environment["APP_ENV"] == {"staging": "staging", "prod": "production"}[rendering.stack]
+    assert environment["KEEPALIVE_TIMEOUT_SECONDS"] == "75"
+    assert environment["SHUTDOWN_GRACE_SECONDS"] == "20"
+
+
+def test_image_is_run_by_digest(rendering):
+    image = rendering.get("docker:index/image:Image", "image-image")
+    assert (
+        container(rendering)["image"]
+        == image.outputs["repoDigest"]
+        == rendering.exports["image_ref"]
+    )
+    assert "@sha256:" in container(rendering)["image"]
+
+
+def test_logs_go_to_an_encrypted_group_with_retention(staging, prod):
+    for rendering, retention in ((staging, 14), (prod, 365)):
+        group = rendering.get("aws:cloudwatch/logGroup:LogGroup", "app-logs")
+        assert group.inputs["retentionInDays"] == retention
+        assert (
+            group.inputs["kmsKeyId"]
+            == rendering.get("aws:kms/key:Key", "secrets-key").outputs["arn"]
+        )
+        options = container(rendering)["logConfiguration"]["options"]
+        assert options["awslogs-group"] == group.inputs["name"]
+
+
+def test_service_runs_in_private_subnets_with_safe_deployments(rendering):
+    inputs = service(rendering).inputs
+    network = inputs["networkConfiguration"]
+    assert network["assignPublicIp"] is False
+    private = [
+        s.outputs["id"]
+        for s in rendering.of_type("aws:ec2/subnet:Subnet")
+        if s.inputs["tags"]["tier"] == "private"
+    ]
+    assert network["subnets"] == private
+    assert network["securityGroups"] == ["network-tasks-id"]
+    assert inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert inputs["deploymentMinimumHealthyPercent"] == 100
+    assert inputs["deploymentMaximumPercent"] == 200
+    assert inputs["healthCheckGracePeriodSeconds"] == 60
+    prefix = f"miko-{rendering.stack}"
+    assert inputs["alarms"] == {
+        "enable": True,
+        "rollback": True,
+        "alarmNames": [f"{prefix}-http-5xx-critical", f"{prefix}-latency-p95-critical"],
+    }
+    alarm_names = {
+        r.inputs["name"] for r in rendering.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+    assert set(inputs["alarms"]["alarmNames"]) <= alarm_names
+
+
+def test_autoscaling_owns_the_desired_count(rendering):
+    assert service(rendering).ignore_changes == ("desiredCount",)
+    target = rendering.get("aws:appautoscaling/target:Target", "app-scaling")
+    expected = {"staging": (1, 2), "prod": (2, 6)}[rendering.stack]
+    assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == expected
+    assert service(rendering).inputs["desiredCount"] == expected[0]
+    assert (
+        target.inputs["resourceId"] == f"service/miko-{rendering.stack}/miko-{rendering.stack}-app"
+    )
+
+
+def test_scaling_tracks_cpu_and_requests_per_target(rendering):
+    policies = {
+        p.name: p.inputs["targetTrackingScalingPolicyConfiguration"]
+        for p in rendering.of_type("aws:appautoscaling/policy:Policy")
+    }
+    cpu = policies["app-scale-on-cpu"]["predefinedMetricSpecification"]
+    assert cpu == {"predefinedMetricType": "ECSServiceAverageCPUUtilization"}
+    requests = policies["app-scale-on-requests"]["predefinedMetricSpecification"]
+    alb = rendering.get("aws:lb/loadBalancer:LoadBalancer", "load-balancer-alb").outputs[
+        "arnSuffix"
+    ]
+    group = rendering.get("aws:lb/targetGroup:TargetGroup", "load-balancer-app").outputs[
+        "arnSuffix"
+    ]
+    assert requests == {
+        "predefinedMetricType": "ALBRequestCountPerTarget",
+        "resourceLabel": f"{alb}/{group}",
+    }
+
+
+def test_a_new_secret_value_rolls_the_service_and_only_the_service(staging, render_with):
+    rotated = render_with(
+        "staging", secrets={**DUMMY_SECRETS, "supabaseAnonKey": "dummy-rotated-4b2d"}
+    )
+    before, after = service(staging).inputs, service(rotated).inputs
+    assert before["forceNewDeployment"] is True
+    assert before["triggers"] != after["triggers"]
+    # The secret version's own change is hidden behind `[secret]`; the task definition (which
+    # references the secret by ARN) is untouched, so only the service shows a visible diff.
+    changed = {r.urn for r in rotated.resources if r.inputs != staging.by_urn(r.urn).inputs}
+    assert changed == {service(staging).urn}
+
+
+def test_execution_role_reads_only_this_services_secrets_and_key(rendering):
+    policy = json.loads(
+        rendering.get("aws:iam/rolePolicy:RolePolicy", "app-execution").inputs["policy"]
+    )
+    by_action = {json.dumps(s["Action"]): s["Resource"] for s in policy["Statement"]}
+    assert sorted(by_action['"secretsmanager:GetSecretValue"']) == sorted(
+        rendering.exports["secret_arns"].values()
+    )
+    assert (
+        by_action['"kms:Decrypt"'] == rendering.get("aws:kms/key:Key", "secrets-key").outputs["arn"]
+    )
+    assert all(
+        resource != "*"
+        for action, resource in by_action.items()
+        if action != '"ecr:GetAuthorizationToken"'
+    )
+    task_role = rendering.get("aws:iam/role:Role", "app-task")
+    assert not [
+        p
+        for p in rendering.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.inputs["role"] == task_role.outputs["id"]
+    ]
+
+
+def test_cluster_has_container_insights(rendering):
+    cluster = rendering.get("aws:ecs/cluster:Cluster", "app-cluster")
+    assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+
+
+@pytest.mark.parametrize("order", [lambda xs: xs, lambda xs: list(reversed(xs))])
+def test_container_definitions_are_deterministic(order):
+    secrets = [{"name": "B", "valueFrom": "arn:b"}, {"name": "A", "valueFrom": "arn:a"}]
+    text = container_definitions(
+        image="repo@sha256:abc",
+        environment=dict(order([("Z", "1"), ("A", "2")])),
+        secrets=order(secrets),
+        log_group="/g",
+        region="us-west-2",
+        stop_timeout_seconds=30,
+    )
+    assert text == container_definitions(
+        image="repo@sha256:abc",
+        environment={"A": "2", "Z": "1"},
+        secrets=secrets,
+        log_group="/g",
+        region="us-west-2",
+        stop_timeout_seconds=30,
+    )
+    assert [item["name"] for item in json.loads(text)[0]["secrets"]] == ["A", "B"]
+
+
+def test_deployment_trigger_is_order_independent():
+    assert (
+        deployment_trigger({"b": "2", "a": "1"})
+        == deployment_trigger({"a": "1", "b": "2"})
+        == "a=1,b=2"
+    )
+
+
+def test_execution_policy_names_only_the_given_resources():
+    policy = json.loads(
+        execution_role_policy(
+            repository_arn="arn:repo",
+            log_group_arn="arn:logs",
+            secret_arns=["arn:s2", "arn:s1"],
+            kms_key_arn="arn:key",
+        )
+    )
+    resources = [s["Resource"] for s in policy["Statement"]]
+    assert resources == ["*", "arn:repo", "arn:logs:*", ["arn:s1", "arn:s2"], "arn:key"]

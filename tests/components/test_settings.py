@@ -1,0 +1,151 @@
+"""Invalid stack config fails with one message listing every problem, before any resource."""
+
+import pytest
+
+from components.settings import FARGATE_SIZES, InvalidConfigError
+from plan.render import RenderFailed, render_stack
+
+from .conftest import DUMMY_SECRETS
+
+
+def config_problems(stack: str, config: dict[str, object], secrets=None) -> str:
+    """Render with the given config; assert it failed on config with nothing registered."""
+    with pytest.raises(RenderFailed) as failure:
+        render_stack(
+            stack, config=config, secret_values=DUMMY_SECRETS if secrets is None else secrets
+        )
+    assert isinstance(failure.value.cause, InvalidConfigError), failure.value.cause
+    assert failure.value.resources == (), [r.urn for r in failure.value.resources]
+    return str(failure.value.cause)
+
+
+@pytest.mark.parametrize(
+    ("stack", "config", "expected"),
+    [
+        (
+            "staging",
+            {"taskCpu": 256, "taskMemory": 4096},
+            "256 CPU units with 4096 MiB is not a Fargate size",
+        ),
+        ("prod", {"taskCpu": 300}, "300 CPU units with 1024 MiB is not a Fargate size"),
+        (
+            "staging",
+            {"vpcCidr": "10.40.0.0/33"},
+            "vpcCidr: '10.40.0.0/33' is not an IPv4 CIDR block",
+        ),
+        ("staging", {"vpcCidr": "10.40.0.0/24"}, "vpcCidr: 10.40.0.0/24 must be a /16../20 block"),
+        (
+            "prod",
+            {"databaseEgressCidrs": ["10.1.2.3/8"]},
+            "databaseEgressCidrs: '10.1.2.3/8' is not",
+        ),
+        (
+            "prod",
+            {"logRetentionDays": 30},
+            "logRetentionDays: 30 is below logRetentionFloorDays 90",
+        ),
+        (
+            "prod",
+            {"flowLogRetentionDays": 14},
+            "flowLogRetentionDays: 14 is below logRetentionFloorDays 90",
+        ),
+        (
+            "staging",
+            {"logRetentionDays": 45},
+            "logRetentionDays: 45 days is not a CloudWatch retention",
+        ),
+        ("prod", {"minTasks": 1}, "minTasks: 1 is below this stack's floor 2"),
+        ("prod", {"maxTasks": 1, "minTasks": 2}, "maxTasks: 1 is below minTasks 2"),
+        (
+            "staging",
+            {"alarmEmails": ["oncall-at-example.com"]},
+            "alarmEmails: 'oncall-at-example.com' is not an email",
+        ),
+        ("staging", {"alarmEmails": []}, "alarmEmails: at least one address"),
+        (
+            "staging",
+            {"albIdleTimeoutSeconds": 80},
+            "albIdleTimeoutSeconds: 80 must be below appKeepAliveSeconds 75",
+        ),
+        (
+            "prod",
+            {"appShutdownGraceSeconds": 30},
+            "appShutdownGraceSeconds: 30 must be below containerStopTimeoutSeconds 30",
+        ),
+        (
+            "prod",
+            {"containerStopTimeoutSeconds": 300},
+            "containerStopTimeoutSeconds: 300 is outside 2..120",
+        ),
+        ("staging", {"natMode": "two"}, "natMode: 'two' is not one of none, single, per-az"),
+        (
+            "staging",
+            {"natMode": "none", "vpcEndpoints": False},
+            "natMode: 'none' needs vpcEndpoints: true",
+        ),
+        ("staging", {"taskCpu": "lots"}, "taskCpu: expected an integer, got 'lots'"),
+        ("staging", {"vpcEndpoints": "yes"}, "vpcEndpoints: expected true or false, got 'yes'"),
+        (
+            "staging",
+            {"siteDomain": "www.example.org"},
+            "siteDomain: 'www.example.org' is not inside zone",
+        ),
+        ("staging", {"allowedOrigins": ["*"]}, "allowedOrigins: '*' must be an https origin"),
+        (
+            "staging",
+            {"sentryDsnRotatedOn": "last week"},
+            "sentryDsnRotatedOn: expected an ISO date",
+        ),
+        ("staging", {"siteDomain": None}, "siteDomain: missing"),
+        (
+            "prod",
+            {"http5xxWarningPercent": "6"},
+            "http_5xx_warning_percent must be below http_5xx_critical_percent",
+        ),
+    ],
+)
+def test_each_mistake_is_named(stack, config, expected):
+    assert expected in config_problems(stack, config)
+
+
+def test_a_missing_secret_is_named_with_the_command_that_sets_it():
+    secrets = {key: value for key, value in DUMMY_SECRETS.items() if key != "sentryDsn"}
+    message = config_problems("prod", {}, secrets)
+    assert "sentryDsn: secret missing (pulumi config set --secret sentryDsn" in message
+
+
+def test_a_secret_set_as_plaintext_is_refused():
+    secrets = {key: value for key, value in DUMMY_SECRETS.items() if key != "googleApiKey"}
+    message = config_problems("staging", {"googleApiKey": "plain-text-key"}, secrets)
+    assert "googleApiKey: set as plaintext" in message
+    assert "plain-text-key" not in message
+
+
+def test_every_problem_is_listed_in_one_error():
+    message = config_problems(
+        "prod",
+        {
+            "taskMemory": 5120,
+            "vpcCidr": "not-a-cidr",
+            "alarmEmails": ["bad"],
+            "logRetentionDays": 7,
+        },
+        {key: value for key, value in DUMMY_SECRETS.items() if key != "databaseUrl"},
+    )
+    assert message.startswith("stack 'prod' has 5 config problem(s):")
+    for fragment in (
+        "taskCpu/taskMemory",
+        "vpcCidr",
+        "alarmEmails",
+        "logRetentionDays",
+        "databaseUrl",
+    ):
+        assert fragment in message
+
+
+def test_fargate_sizes_match_the_published_table():
+    assert FARGATE_SIZES[256] == {512, 1024, 2048}
+    assert min(FARGATE_SIZES[4096]) == 8192
+    assert max(FARGATE_SIZES[4096]) == 30720
+    assert max(FARGATE_SIZES[16384]) == 122880
+    assert 5120 not in FARGATE_SIZES[512]

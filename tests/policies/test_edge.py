@@ -1,0 +1,190 @@
+import pytest
+
+from app.security_headers import security_headers
+from tests.policies.conftest import stack_resource
+
+RULESET = "cloudflare:index/ruleset:Ruleset"
+ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
+HEADERS = security_headers(["https://abc.supabase.co", "https://n8n.example.com/webhook/x"])
+
+
+def headers_ruleset(headers, expression="true"):
+    rule = {
+        "action": "rewrite",
+        "expression": expression,
+        "description": "security headers",
+        "actionParameters": {
+            "headers": {
+                name: {"operation": "set", "value": value} for name, value in headers.items()
+            }
+        },
+    }
+    return stack_resource(
+        RULESET,
+        {"kind": "zone", "phase": "http_response_headers_transform", "rules": [rule]},
+        name="headers",
+    )
+
+
+def test_header_rules_from_the_app_header_set_pass(run_stack):
+    assert run_stack("cloudflare-security-headers", [headers_ruleset(HEADERS)]) == []
+
+
+def test_frame_denial_through_csp_alone_passes(run_stack):
+    headers = {name: value for name, value in HEADERS.items() if name != "X-Frame-Options"}
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert run_stack("cloudflare-security-headers", [headers_ruleset(headers)]) == []
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "expected"),
+    [
+        ("Strict-Transport-Security", None, "Strict-Transport-Security"),
+        ("Strict-Transport-Security", "max-age=300", "Strict-Transport-Security"),
+        ("Content-Security-Policy", None, "Content-Security-Policy"),
+        ("X-Content-Type-Options", None, "nosniff"),
+        ("Referrer-Policy", "unsafe-url", "Referrer-Policy"),
+        ("Permissions-Policy", None, "Permissions-Policy"),
+    ],
+)
+def test_missing_or_weak_header_is_reported_by_urn(run_stack, header, value, expected):
+    headers = {**HEADERS, header: value}
+    ruleset = headers_ruleset({k: v for k, v in headers.items() if v is not None})
+    reported = run_stack("cloudflare-security-headers", [ruleset])
+    assert len(reported) == 1
+    assert expected in reported[0][0]
+    assert reported[0][1] == ruleset.urn
+
+
+def test_frame_denial_missing_is_reported(run_stack):
+    headers = {**HEADERS, "Content-Security-Policy": "default-src 'self'"}
+    del headers["X-Frame-Options"]
+    reported = run_stack("cloudflare-security-headers", [headers_ruleset(headers)])
+    assert reported
+    assert "X-Frame-Options" in reported[0][0]
+
+
+def test_headers_limited_to_some_paths_do_not_count(run_stack):
+    ruleset = headers_ruleset(HEADERS, expression='starts_with(http.request.uri.path, "/api/")')
+    assert run_stack("cloudflare-security-headers", [ruleset])
+
+
+def test_missing_header_ruleset_is_reported(run_stack):
+    assert run_stack("cloudflare-security-headers", [])
+
+
+def cache_rule(expression, cache, description):
+    return {
+        "action": "set_cache_settings",
+        "expression": expression,
+        "description": description,
+        "actionParameters": {"cache": cache},
+    }
+
+
+STATIC = cache_rule(
+    'http.request.uri.path.extension in {"js" "css" "png" "woff2"} '
+    'and not starts_with(http.request.uri.path, "/api/")',
+    True,
+    "static assets",
+)
+BYPASS_API = cache_rule('starts_with(http.request.uri.path, "/api/")', False, "never cache the API")
+
+
+def cache_ruleset(*rules):
+    return stack_resource(
+        RULESET,
+        {"kind": "zone", "phase": "http_request_cache_settings", "rules": list(rules)},
+        name="cache",
+    )
+
+
+def test_cache_rules_that_exclude_and_bypass_the_api_pass(run_stack):
+    assert run_stack("cloudflare-api-never-cached", [cache_ruleset(STATIC, BYPASS_API)]) == []
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        'http.request.uri.path.extension in {"js" "css"}',
+        "true",
+        'http.host eq "www.example.com"',
+        "this is not ( a valid expression",
+    ],
+)
+def test_caching_rule_that_can_match_the_api_is_reported(run_stack, expression):
+    ruleset = cache_ruleset(cache_rule(expression, True, "too broad"), BYPASS_API)
+    reported = run_stack("cloudflare-api-never-cached", [ruleset])
+    assert len(reported) == 1
+    assert "too broad" in reported[0][0]
+    assert reported[0][1] == ruleset.urn
+
+
+def test_missing_api_bypass_rule_is_reported(run_stack):
+    reported = run_stack("cloudflare-api-never-cached", [cache_ruleset(STATIC)])
+    assert len(reported) == 1
+    assert "bypass" in reported[0][0]
+
+
+def test_missing_cache_ruleset_is_reported(run_stack):
+    assert run_stack("cloudflare-api-never-cached", [])
+
+
+def ratelimit_ruleset(expression, action="block"):
+    rule = {
+        "action": action,
+        "expression": expression,
+        "description": "api rate limit",
+        "ratelimit": {
+            "characteristics": ["ip.src", "cf.colo.id"],
+            "period": 60,
+            "requestsPerPeriod": 100,
+            "mitigationTimeout": 60,
+        },
+    }
+    return stack_resource(
+        RULESET, {"kind": "zone", "phase": "http_ratelimit", "rules": [rule]}, name="ratelimit"
+    )
+
+
+def test_api_rate_limit_passes(run_stack):
+    assert (
+        run_stack(
+            "cloudflare-api-rate-limited",
+            [ratelimit_ruleset('starts_with(http.request.uri.path, "/api/")')],
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        [],
+        [ratelimit_ruleset('http.request.uri.path eq "/api/leads"')],
+        [ratelimit_ruleset('starts_with(http.request.uri.path, "/api/")', action="log")],
+    ],
+)
+def test_api_without_rate_limit_is_reported(run_stack, resources):
+    assert run_stack("cloudflare-api-rate-limited", resources)
+
+
+def zone_settings(**values):
+    return [
+        stack_resource(ZONE_SETTING, {"zoneId": "z", "settingId": key, "value": value}, name=key)
+        for key, value in values.items()
+    ]
+
+
+def test_strict_zone_settings_pass(run_stack):
+    resources = zone_settings(ssl="strict", min_tls_version="1.2", always_use_https="on")
+    assert run_stack("cloudflare-zone-tls-settings", resources) == []
+
+
+def test_weak_or_missing_zone_settings_are_reported(run_stack):
+    resources = zone_settings(ssl="flexible", min_tls_version="1.2")
+    reported = run_stack("cloudflare-zone-tls-settings", resources)
+    assert [(message.split("'")[1], urn) for message, urn in reported] == [
+        ("ssl", resources[0].urn),
+        ("always_use_https", None),
+    ]

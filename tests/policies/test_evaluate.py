@@ -1,0 +1,561 @@
+"""`evaluate` on a whole compliant stack, and one change per policy that only that policy blocks."""
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE
+
+from app.security_headers import security_headers
+from policies.evaluate import PlannedProvider, PlannedResource, evaluate, load_policy_config
+from policies.observability import PROMISED_ALARMS
+from policies.pack import ALL_POLICIES
+
+PROJECT = "urn:pulumi:prod::miko-platform::"
+TAGS = {
+    "project": "miko-platform",
+    "environment": "prod",
+    "owner": "platform",
+    "managed-by": "pulumi",
+}
+PROVIDER = PlannedProvider(
+    "pulumi:providers:aws",
+    f"{PROJECT}pulumi:providers:aws::aws",
+    "aws",
+    {"region": "eu-west-1", "defaultTags": json.dumps({"tags": TAGS})},
+)
+KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234"
+TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:miko-alarms"
+DIGEST = "sha256:" + "b" * 64
+STATEFUL = {
+    "aws:kms/key:Key",
+    "aws:secretsmanager/secret:Secret",
+    "aws:backup/vault:Vault",
+    "aws:s3/bucket:Bucket",
+}
+
+
+def planned(resource_type, name, props, **kwargs):
+    aws = resource_type.startswith("aws:")
+    return PlannedResource(
+        type=resource_type,
+        name=name,
+        urn=f"{PROJECT}{resource_type}::{name}",
+        props=props,
+        provider=PROVIDER if aws else None,
+        protect=resource_type in STATEFUL,
+        **kwargs,
+    )
+
+
+def container_definitions(**changes):
+    container = {
+        "name": "app",
+        "image": f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/miko@{DIGEST}",
+        "user": "10001:10001",
+        "readonlyRootFilesystem": True,
+        "logConfiguration": {"logDriver": "awslogs"},
+        "environment": [
+            {"name": "APP_ENV", "value": "production"},
+            {"name": "PORT", "value": "8080"},
+        ],
+        "secrets": [
+            {
+                "name": "DATABASE_URL",
+                "valueFrom": "arn:aws:secretsmanager:eu-west-1:1:secret:db:DATABASE_URL::",
+            }
+        ],
+    }
+    return json.dumps([{**container, **changes}])
+
+
+def edge_resources():
+    headers = security_headers(["https://abc.supabase.co"])
+    header_rule = {
+        "action": "rewrite",
+        "expression": "true",
+        "actionParameters": {
+            "headers": {
+                name: {"operation": "set", "value": value} for name, value in headers.items()
+            }
+        },
+    }
+    cache_rules = [
+        {
+            "action": "set_cache_settings",
+            "description": "assets",
+            "actionParameters": {"cache": True},
+            "expression": 'http.request.uri.path.extension in {"js" "css"} '
+            'and not starts_with(http.request.uri.path, "/api/")',
+        },
+        {
+            "action": "set_cache_settings",
+            "description": "api",
+            "actionParameters": {"cache": False},
+            "expression": 'starts_with(http.request.uri.path, "/api/")',
+        },
+    ]
+    rate_rule = {
+        "action": "block",
+        "expression": 'starts_with(http.request.uri.path, "/api/")',
+        "ratelimit": {"characteristics": ["ip.src"], "period": 60, "requestsPerPeriod": 100},
+    }
+    ruleset = "cloudflare:index/ruleset:Ruleset"
+    setting = "cloudflare:index/zoneSetting:ZoneSetting"
+    return [
+        planned(
+            ruleset, "headers", {"phase": "http_response_headers_transform", "rules": [header_rule]}
+        ),
+        planned(ruleset, "cache", {"phase": "http_request_cache_settings", "rules": cache_rules}),
+        planned(ruleset, "ratelimit", {"phase": "http_ratelimit", "rules": [rate_rule]}),
+        *[
+            planned(setting, key, {"settingId": key, "value": value})
+            for key, value in {
+                "ssl": "strict",
+                "min_tls_version": "1.2",
+                "always_use_https": "on",
+            }.items()
+        ],
+    ]
+
+
+def alarm_resources():
+    topic = planned(
+        "aws:sns/topic:Topic", "alarms", {"kmsMasterKeyId": KEY_ARN}, outputs={"arn": TOPIC_ARN}
+    )
+    resources = [topic]
+    for key in PROMISED_ALARMS:
+        if key == "deployment-failed":
+            rule = planned(
+                "aws:cloudwatch/eventRule:EventRule",
+                key,
+                {"tags": {"alarm": key}},
+                resource_id="deploy-rule",
+            )
+            target = planned(
+                "aws:cloudwatch/eventTarget:EventTarget",
+                f"{key}-target",
+                {"rule": "deploy-rule", "arn": TOPIC_ARN},
+            )
+            resources += [rule, target]
+        else:
+            resources.append(
+                planned(
+                    "aws:cloudwatch/metricAlarm:MetricAlarm",
+                    key,
+                    {"tags": {"alarm": key}, "alarmActions": [TOPIC_ARN], "okActions": [TOPIC_ARN]},
+                )
+            )
+    return resources
+
+
+def storage_resources():
+    bucket_urn = f"{PROJECT}aws:s3/bucket:Bucket::dumps"
+    tls_only = {
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ]
+    }
+
+    def companion(resource_type, name, props):
+        return planned(
+            resource_type,
+            name,
+            {"bucket": "dumps-id", **props},
+            property_dependencies={"bucket": [bucket_urn]},
+        )
+
+    copy = {
+        "destinationVaultArn": "arn:aws:backup:eu-central-1:123456789012:backup-vault:copy",
+        "lifecycle": {"deleteAfter": 35},
+    }
+    return [
+        planned("aws:s3/bucket:Bucket", "dumps", {}, resource_id="dumps-id"),
+        companion(
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "dumps-pab",
+            dict.fromkeys(
+                [
+                    "blockPublicAcls",
+                    "blockPublicPolicy",
+                    "ignorePublicAcls",
+                    "restrictPublicBuckets",
+                ],
+                True,
+            ),
+        ),
+        companion(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "dumps-sse",
+            {
+                "rules": [
+                    {
+                        "applyServerSideEncryptionByDefault": {
+                            "sseAlgorithm": "aws:kms",
+                            "kmsMasterKeyId": KEY_ARN,
+                        }
+                    }
+                ]
+            },
+        ),
+        companion(
+            "aws:s3/bucketVersioning:BucketVersioning",
+            "dumps-versioning",
+            {"versioningConfiguration": {"status": "Enabled"}},
+        ),
+        companion(
+            "aws:s3/bucketPolicy:BucketPolicy", "dumps-policy", {"policy": json.dumps(tls_only)}
+        ),
+        planned(
+            "aws:backup/vault:Vault", "vault", {"kmsKeyArn": KEY_ARN}, resource_id="miko-vault"
+        ),
+        planned(
+            "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
+            "vault-lock",
+            {"backupVaultName": "miko-vault"},
+        ),
+        planned(
+            "aws:backup/plan:Plan",
+            "plan",
+            {
+                "rules": [
+                    {"ruleName": "daily", "lifecycle": {"deleteAfter": 35}, "copyActions": [copy]}
+                ]
+            },
+        ),
+    ]
+
+
+def compliant_stack():
+    return [
+        planned("aws:lb/loadBalancer:LoadBalancer", "alb", {"dropInvalidHeaderFields": True}),
+        planned(
+            "aws:lb/listener:Listener",
+            "https",
+            {
+                "protocol": "HTTPS",
+                "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                "defaultActions": [{"type": "forward"}],
+            },
+        ),
+        planned(
+            "aws:lb/listener:Listener",
+            "http",
+            {
+                "protocol": "HTTP",
+                "defaultActions": [
+                    {
+                        "type": "redirect",
+                        "redirect": {"protocol": "HTTPS", "statusCode": "HTTP_301"},
+                    }
+                ],
+            },
+        ),
+        planned(
+            "aws:ec2/securityGroup:SecurityGroup",
+            "alb-sg",
+            {
+                "ingress": [
+                    {
+                        "protocol": "tcp",
+                        "fromPort": 443,
+                        "toPort": 443,
+                        "cidrBlocks": ["173.245.48.0/20"],
+                    }
+                ]
+            },
+        ),
+        planned(
+            "aws:ecs/service:Service",
+            "service",
+            {
+                "networkConfiguration": {"assignPublicIp": False},
+                "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            },
+        ),
+        planned(
+            "aws:ecs/taskDefinition:TaskDefinition",
+            "task",
+            {"containerDefinitions": container_definitions()},
+        ),
+        planned(
+            "aws:ecr/repository:Repository",
+            "repo",
+            {"imageTagMutability": "IMMUTABLE", "imageScanningConfiguration": {"scanOnPush": True}},
+        ),
+        planned(
+            "aws:secretsmanager/secret:Secret",
+            "supabase",
+            {"kmsKeyId": KEY_ARN, "tags": {"rotated-on": "2026-11-01"}},
+        ),
+        planned("aws:kms/key:Key", "key", {"enableKeyRotation": True}),
+        planned(
+            "aws:cloudwatch/logGroup:LogGroup", "logs", {"retentionInDays": 90, "kmsKeyId": KEY_ARN}
+        ),
+        *storage_resources(),
+        *alarm_resources(),
+        *edge_resources(),
+    ]
+
+
+def stack_config(stack="prod"):
+    config = load_policy_config(stack)
+    config["secret-rotation-age"]["today"] = "2026-11-25"
+    return config
+
+
+def replace(resources, name, **changes):
+    return [dataclasses.replace(r, **changes) if r.name == name else r for r in resources]
+
+
+def merge_props(resources, name, **props):
+    return [
+        dataclasses.replace(r, props={**r.props, **props}) if r.name == name else r
+        for r in resources
+    ]
+
+
+def without(resources, name):
+    return [r for r in resources if r.name != name]
+
+
+BREAKING_CHANGES = {
+    "alb-https-listener-tls12": lambda rs: merge_props(
+        rs, "https", sslPolicy="ELBSecurityPolicy-2016-08"
+    ),
+    "alb-http-listener-redirects-only": lambda rs: merge_props(
+        rs, "http", defaultActions=[{"type": "forward"}]
+    ),
+    "alb-drops-invalid-headers": lambda rs: merge_props(rs, "alb", dropInvalidHeaderFields=False),
+    "security-group-no-public-ingress": lambda rs: merge_props(
+        rs,
+        "alb-sg",
+        ingress=[{"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}],
+    ),
+    "ecs-service-no-public-ip": lambda rs: merge_props(
+        rs, "service", networkConfiguration={"assignPublicIp": True}
+    ),
+    "ecs-service-circuit-breaker-rollback": lambda rs: merge_props(
+        rs, "service", deploymentCircuitBreaker={"enable": True}
+    ),
+    "ecs-task-readonly-root-filesystem": lambda rs: merge_props(
+        rs, "task", containerDefinitions=container_definitions(readonlyRootFilesystem=False)
+    ),
+    "ecs-task-non-root-user": lambda rs: merge_props(
+        rs, "task", containerDefinitions=container_definitions(user="root")
+    ),
+    "ecs-task-no-privileged": lambda rs: merge_props(
+        rs, "task", containerDefinitions=container_definitions(privileged=True)
+    ),
+    "ecs-task-log-configuration": lambda rs: merge_props(
+        rs, "task", containerDefinitions=container_definitions(logConfiguration=None)
+    ),
+    "ecs-task-no-plaintext-secrets": lambda rs: merge_props(
+        rs,
+        "task",
+        containerDefinitions=container_definitions(
+            environment=[{"name": "SUPABASE_ANON_KEY", "value": "[secret]"}]
+        ),
+    ),
+    "ecs-task-image-pinned-by-digest": lambda rs: merge_props(
+        rs, "task", containerDefinitions=container_definitions(image="miko:latest")
+    ),
+    "ecr-immutable-tags": lambda rs: merge_props(rs, "repo", imageTagMutability="MUTABLE"),
+    "ecr-scan-on-push": lambda rs: merge_props(
+        rs, "repo", imageScanningConfiguration={"scanOnPush": False}
+    ),
+    "secret-customer-kms-key": lambda rs: merge_props(rs, "supabase", kmsKeyId=None),
+    "kms-key-rotation-enabled": lambda rs: merge_props(rs, "key", enableKeyRotation=False),
+    "secret-rotation-age": lambda rs: merge_props(
+        rs, "supabase", tags={"rotated-on": "2026-01-01"}
+    ),
+    "s3-bucket-public-access-block": lambda rs: without(rs, "dumps-pab"),
+    "s3-public-access-block-all-enabled": lambda rs: merge_props(
+        rs, "dumps-pab", blockPublicPolicy=False
+    ),
+    "s3-bucket-encryption": lambda rs: without(rs, "dumps-sse"),
+    "s3-bucket-versioning": lambda rs: without(rs, "dumps-versioning"),
+    "s3-bucket-tls-only": lambda rs: without(rs, "dumps-policy"),
+    "backup-plan-retention-floor": lambda rs: merge_props(
+        rs,
+        "plan",
+        rules=[
+            {
+                "ruleName": "daily",
+                "lifecycle": {"deleteAfter": 7},
+                "copyActions": [
+                    {
+                        "destinationVaultArn": "arn:aws:backup:eu-central-1:1:backup-vault:copy",
+                        "lifecycle": {"deleteAfter": 35},
+                    }
+                ],
+            }
+        ],
+    ),
+    "backup-cross-region-copy": lambda rs: merge_props(
+        rs, "plan", rules=[{"ruleName": "daily", "lifecycle": {"deleteAfter": 35}}]
+    ),
+    "backup-vault-encrypted": lambda rs: merge_props(rs, "vault", kmsKeyArn=None),
+    "backup-vault-locked": lambda rs: without(rs, "vault-lock"),
+    "stateful-resources-protected": lambda rs: replace(rs, "key", protect=False),
+    "cloudflare-security-headers": lambda rs: without(rs, "headers"),
+    "cloudflare-api-never-cached": lambda rs: merge_props(
+        rs,
+        "cache",
+        rules=[
+            {
+                "action": "set_cache_settings",
+                "actionParameters": {"cache": True},
+                "expression": "true",
+            }
+        ],
+    ),
+    "cloudflare-api-rate-limited": lambda rs: without(rs, "ratelimit"),
+    "cloudflare-zone-tls-settings": lambda rs: merge_props(rs, "min_tls_version", value="1.0"),
+    "log-group-retention": lambda rs: merge_props(rs, "logs", retentionInDays=None),
+    "log-group-encrypted": lambda rs: merge_props(rs, "logs", kmsKeyId=None),
+    "promised-alarms-present": lambda rs: without(rs, "ecs-cpu-high"),
+    "alarms-notify-topic": lambda rs: merge_props(rs, "ecs-cpu-high", alarmActions=[]),
+    "required-tags": lambda rs: replace(rs, "repo", provider=None),
+}
+
+
+def test_every_policy_has_a_breaking_change():
+    assert set(BREAKING_CHANGES) == {policy.name for policy in ALL_POLICIES}
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_compliant_stack_has_no_violations(stack):
+    assert evaluate(compliant_stack(), stack_config(stack)) == []
+
+
+@pytest.mark.parametrize("policy_name", sorted(BREAKING_CHANGES))
+def test_breaking_change_is_blocked_by_its_policy_alone(policy_name):
+    violations = evaluate(BREAKING_CHANGES[policy_name](compliant_stack()), stack_config("prod"))
+    assert {v.policy_name for v in violations} == {policy_name}
+    assert all(v.enforcement_level == "mandatory" for v in violations)
+
+
+def test_staging_levels_are_applied():
+    stack = BREAKING_CHANGES["secret-rotation-age"](compliant_stack())
+    stack = BREAKING_CHANGES["stateful-resources-protected"](stack)
+    violations = evaluate(stack, stack_config("staging"))
+    assert [(v.policy_name, v.enforcement_level) for v in violations] == [
+        ("secret-rotation-age", "advisory")
+    ]
+    assert violations[0].urn.endswith("::supabase")
+
+
+def test_levels_and_properties_come_from_the_given_config():
+    config = {
+        "secret-rotation-age": {
+            "enforcementLevel": "advisory",
+            "maxSecretAgeDays": 3,
+            "today": "2026-11-25",
+        },
+        "ecr-immutable-tags": "disabled",
+    }
+    stack = BREAKING_CHANGES["ecr-immutable-tags"](compliant_stack())
+    violations = evaluate(stack, config)
+    assert [(v.policy_name, v.enforcement_level) for v in violations] == [
+        ("secret-rotation-age", "advisory")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({"no-such-policy": "mandatory"}, "no-such-policy"),
+        ({"ecr-scan-on-push": {"typo": 1}}, "typo"),
+        ({"ecr-scan-on-push": "strict"}, "ecr-scan-on-push: enforcement level 'strict'"),
+    ],
+)
+def test_config_naming_unknown_things_is_refused(config, problem):
+    with pytest.raises(ValueError, match=problem):
+        evaluate([], config)
+
+
+def test_stack_policy_violation_names_resource_urn():
+    violations = evaluate(
+        BREAKING_CHANGES["s3-bucket-versioning"](compliant_stack()), stack_config()
+    )
+    assert [v.urn for v in violations] == [f"{PROJECT}aws:s3/bucket:Bucket::dumps"]
+    assert violations[0].urn in violations[0].message
+
+
+def test_unknown_values_during_preview_never_crash_and_skip_their_checks():
+    unknown: dict[str, dict[str, Any]] = {
+        "https": {"sslPolicy": UNKNOWN_STRING_VALUE},
+        "http": {"defaultActions": [{"type": UNKNOWN_STRING_VALUE}]},
+        "alb": {"dropInvalidHeaderFields": UNKNOWN_BOOLEAN_VALUE},
+        "alb-sg": {
+            "ingress": [
+                {
+                    "protocol": "tcp",
+                    "fromPort": 443,
+                    "toPort": 443,
+                    "cidrBlocks": [UNKNOWN_STRING_VALUE],
+                }
+            ]
+        },
+        "service": {
+            "networkConfiguration": UNKNOWN_STRING_VALUE,
+            "deploymentCircuitBreaker": {"enable": UNKNOWN_BOOLEAN_VALUE, "rollback": True},
+        },
+        "task": {"containerDefinitions": UNKNOWN_STRING_VALUE},
+        "supabase": {"kmsKeyId": UNKNOWN_STRING_VALUE, "tags": UNKNOWN_STRING_VALUE},
+        "key": {"enableKeyRotation": UNKNOWN_BOOLEAN_VALUE},
+        "vault": {"kmsKeyArn": UNKNOWN_STRING_VALUE},
+        "plan": {
+            "rules": [
+                {
+                    "ruleName": "daily",
+                    "lifecycle": {"deleteAfter": UNKNOWN_STRING_VALUE},
+                    "copyActions": [{"destinationVaultArn": UNKNOWN_STRING_VALUE}],
+                }
+            ]
+        },
+        "logs": {"kmsKeyId": UNKNOWN_STRING_VALUE, "retentionInDays": UNKNOWN_STRING_VALUE},
+        "dumps-policy": {"policy": UNKNOWN_STRING_VALUE},
+        "ecs-cpu-high": {"alarmActions": [UNKNOWN_STRING_VALUE]},
+        "min_tls_version": {"value": UNKNOWN_STRING_VALUE},
+        "repo": {"tags": UNKNOWN_STRING_VALUE, "imageTagMutability": UNKNOWN_STRING_VALUE},
+        "headers": {
+            "rules": [
+                {
+                    "action": "rewrite",
+                    "expression": "true",
+                    "actionParameters": {"headers": UNKNOWN_STRING_VALUE},
+                }
+            ]
+        },
+        "cache": {
+            "rules": [
+                {
+                    "action": "set_cache_settings",
+                    "expression": UNKNOWN_STRING_VALUE,
+                    "actionParameters": {"cache": True},
+                }
+            ]
+        },
+        "ratelimit": {"rules": UNKNOWN_STRING_VALUE},
+    }
+    stack = compliant_stack()
+    for name, props in unknown.items():
+        stack = merge_props(stack, name, **props)
+    assert evaluate(stack, stack_config()) == []
+
+
+def test_pack_wide_level_applies_where_a_policy_has_none():
+    stack = BREAKING_CHANGES["ecr-scan-on-push"](compliant_stack())
+    config = {"all": "advisory", "secret-rotation-age": {"today": "2026-11-25"}}
+    violations = evaluate(stack, config)
+    assert [(v.policy_name, v.enforcement_level) for v in violations] == [
+        ("ecr-scan-on-push", "advisory")
+    ]
