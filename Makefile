@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.txt | sha1sum | cut -c1-12)
 STACK ?= staging
+BASE ?=
 
 .PHONY: setup system-deps run test lint pytest bench plan clean
 
@@ -37,6 +38,10 @@ test: lint pytest
 
 bench: setup system-deps
 	$(PY) -m bench
+
+# The offline plan: STACK=staging|prod, BASE=<git ref> adds the diff against that revision.
+plan: setup
+	$(PY) -m plan --stack $(STACK) $(if $(BASE),--base $(BASE))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.work

@@ -10,43 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from plan.render import RenderedResource
+
 ChangeKind = Literal["add", "remove", "change"]
-
-
-@dataclass(frozen=True)
-class PlannedResource:
-    """One resource of a rendered desired state; secret values are already masked."""
-
-    urn: str
-    type: str
-    name: str
-    inputs: Mapping[str, Any]
-    parent: str | None = None
-    protect: bool = False
-    provider: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "urn": self.urn,
-            "type": self.type,
-            "name": self.name,
-            "parent": self.parent,
-            "protect": self.protect,
-            "provider": self.provider,
-            "inputs": dict(self.inputs),
-        }
-
-    @classmethod
-    def from_json(cls, document: Mapping[str, Any]) -> "PlannedResource":
-        return cls(
-            urn=document["urn"],
-            type=document["type"],
-            name=document["name"],
-            inputs=document.get("inputs") or {},
-            parent=document.get("parent"),
-            protect=bool(document.get("protect")),
-            provider=document.get("provider"),
-        )
 
 
 @dataclass(frozen=True)
@@ -117,12 +83,12 @@ def property_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> lis
     ]
 
 
-def _by_urn(resources: Iterable[PlannedResource]) -> dict[str, PlannedResource]:
+def _by_urn(resources: Iterable[RenderedResource]) -> dict[str, RenderedResource]:
     return {resource.urn: resource for resource in resources}
 
 
 def diff_states(
-    base: Sequence[PlannedResource], head: Sequence[PlannedResource]
+    base: Sequence[RenderedResource], head: Sequence[RenderedResource]
 ) -> list[ResourceChange]:
     """Changes from `base` to `head`, ordered by URN so two runs print the same."""
     old, new = _by_urn(base), _by_urn(head)

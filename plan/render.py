@@ -11,7 +11,7 @@ import contextlib
 import json
 import runpy
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,23 @@ class RenderedResource:
     """The mock's outputs, with the same secret paths masked."""
     ignore_changes: tuple[str, ...] = ()
     dependencies: tuple[str, ...] = ()
+    protect: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["secret_paths"] = sorted(self.secret_paths)
+        return document
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> "RenderedResource":
+        return cls(
+            **{
+                **document,
+                "secret_paths": frozenset(document["secret_paths"]),
+                "ignore_changes": tuple(document["ignore_changes"]),
+                "dependencies": tuple(document["dependencies"]),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,23 @@ class Rendering:
     exports: dict[str, Any]
     """Stack exports, secret ones replaced by `[secret]`."""
     secret_exports: frozenset[str] = field(default_factory=frozenset)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "resources": [resource.to_json() for resource in self.resources],
+            "exports": self.exports,
+            "secret_exports": sorted(self.secret_exports),
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> "Rendering":
+        return cls(
+            stack=document["stack"],
+            resources=tuple(RenderedResource.from_json(r) for r in document["resources"]),
+            exports=document["exports"],
+            secret_exports=frozenset(document["secret_exports"]),
+        )
 
     def of_type(self, type_token: str) -> list[RenderedResource]:
         return [resource for resource in self.resources if resource.type == type_token]
@@ -193,6 +227,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 outputs=mask_secrets(json_format.MessageToDict(state_proto), "", set()),
                 ignore_changes=tuple(request.ignoreChanges),
                 dependencies=tuple(sorted(request.dependencies)),
+                protect=bool(request.protect),
             )
         )
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=state_proto)

@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from plan.diff import PlannedResource, ResourceChange
+from plan.diff import ResourceChange
+from plan.render import RenderedResource
 
 # Inputs a reviewer looks at first, per resource type; other types show their first few scalars.
 KEY_PROPERTIES: Mapping[str, tuple[str, ...]] = {
@@ -46,6 +47,8 @@ KEY_PROPERTIES: Mapping[str, tuple[str, ...]] = {
 FALLBACK_PROPERTY_COUNT = 3
 CHANGE_KINDS = ("add", "change", "remove")
 MAX_VALUE_WIDTH = 60
+ELIDE_COMMON_PREFIX_OVER = 24
+CONTEXT_BEFORE_CHANGE = 16
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class Finding:
 @dataclass(frozen=True)
 class PlanResult:
     stack: str
-    resources: Sequence[PlannedResource]
+    resources: Sequence[RenderedResource]
     findings: Sequence[Finding]
     changes: Sequence[ResourceChange] | None = None
     base: str | None = None
@@ -85,24 +88,46 @@ class PlanResult:
 
 
 def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    text = _short_text(value)
     return text if len(text) <= MAX_VALUE_WIDTH else text[: MAX_VALUE_WIDTH - 1] + "…"
 
 
-def key_properties(resource: PlannedResource) -> str:
+def _is_plain_scalar(value: Any) -> bool:
+    """Numbers, booleans and strings that are not JSON documents."""
+    if isinstance(value, str):
+        return not value.startswith(("{", "["))
+    return isinstance(value, int | float | bool)
+
+
+def _changed_values(before: Any, after: Any) -> str:
+    """`before -> after`, eliding a long common prefix so the part that changed shows."""
+    old, new = _short_text(before), _short_text(after)
+    pairs = zip(old, new, strict=False)
+    common = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(old), len(new)))
+    if common > ELIDE_COMMON_PREFIX_OVER:
+        keep = common - CONTEXT_BEFORE_CHANGE
+        old, new = "…" + old[keep:], "…" + new[keep:]
+    return f"{_short(old)} -> {_short(new)}"
+
+
+def _short_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def key_properties(resource: RenderedResource) -> str:
     wanted = KEY_PROPERTIES.get(resource.type)
     if wanted is None:
         scalars = [
             key
             for key, value in sorted(resource.inputs.items())
-            if isinstance(value, str | int | float | bool) and key not in ("name", "tags")
+            if key != "name" and _is_plain_scalar(value)
         ]
         wanted = tuple(scalars[:FALLBACK_PROPERTY_COUNT])
     shown = [f"{key}={_short(resource.inputs[key])}" for key in wanted if key in resource.inputs]
     return " ".join(shown)
 
 
-def _is_component(resource: PlannedResource) -> bool:
+def _is_component(resource: RenderedResource) -> bool:
     return (
         not resource.type.startswith("pulumi:")
         and resource.type.count(":") == 2
@@ -110,8 +135,8 @@ def _is_component(resource: PlannedResource) -> bool:
     )
 
 
-def resource_tree(resources: Sequence[PlannedResource]) -> list[str]:
-    children: dict[str | None, list[PlannedResource]] = defaultdict(list)
+def resource_tree(resources: Sequence[RenderedResource]) -> list[str]:
+    children: dict[str | None, list[RenderedResource]] = defaultdict(list)
     known = {resource.urn for resource in resources}
     for resource in resources:
         parent = resource.parent if resource.parent in known else None
@@ -151,7 +176,7 @@ def changes_section(changes: Sequence[ResourceChange], base: str | None) -> list
     for change in changes:
         lines.append(f"  {symbols[change.kind]} {change.type}  {change.urn}")
         lines += [
-            f"      {p.path}: {_short(p.before)} -> {_short(p.after)}" for p in change.properties
+            f"      {p.path}: {_changed_values(p.before, p.after)}" for p in change.properties
         ]
     return lines
 

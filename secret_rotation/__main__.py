@@ -8,7 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from secret_rotation.rotate import PROJECT_DIR, RotationError, rotate
+from plan.project import PROJECT_DIR
+from secret_rotation.rotate import RotationError, rotate
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -7,30 +7,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import yaml
+from plan.project import PROJECT_DIR, declared_secret_keys, stack_names
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 ROTATED_ON_SUFFIX = "RotatedOn"
 
 
 class RotationError(Exception):
     """A rotation that was refused; nothing has been written."""
-
-
-def secret_keys(project_dir: Path = PROJECT_DIR) -> list[str]:
-    """Config keys that Pulumi.yaml declares `secret: true`: the only ones that can be rotated."""
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-    config: dict[str, Any] = project.get("config") or {}
-    return sorted(
-        key for key, spec in config.items() if isinstance(spec, dict) and spec.get("secret")
-    )
-
-
-def stack_names(project_dir: Path = PROJECT_DIR) -> list[str]:
-    stack_files = project_dir.glob("Pulumi.*.yaml")
-    return sorted(path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in stack_files)
 
 
 def read_new_value(secret: str) -> str:
@@ -60,7 +44,7 @@ def current_value(stack: str, secret: str, project_dir: Path) -> str | None:
 
 
 def check_request(stack: str, secret: str, value: str, project_dir: Path) -> None:
-    known_secrets = secret_keys(project_dir)
+    known_secrets = declared_secret_keys(project_dir)
     if secret not in known_secrets:
         raise RotationError(f"unknown secret {secret!r}; known: {', '.join(known_secrets)}")
     stacks = stack_names(project_dir)

@@ -2,15 +2,15 @@
 
 import json
 
-from plan.diff import PlannedResource, diff_states, flatten
+from plan.diff import diff_states, flatten
+from plan.render import RenderedResource
+from tests.plan.builders import make_resource
 
-URN = "urn:pulumi:staging::miko-platform::"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 
 
-def resource(name, type_="aws:ec2/securityGroup:SecurityGroup", protect=False, **inputs):
-    return PlannedResource(
-        urn=f"{URN}{type_}::{name}", type=type_, name=name, inputs=inputs, protect=protect
-    )
+def resource(name, protect=False, **inputs):
+    return make_resource(SECURITY_GROUP, name, protect=protect, **inputs)
 
 
 def test_flatten_reaches_into_json_documents_and_lists():
@@ -59,4 +59,4 @@ def test_protection_changes_are_shown():
 
 def test_json_round_trip_keeps_every_field():
     original = resource("sg", protect=True, description="x")
-    assert PlannedResource.from_json(original.to_json()) == original
+    assert RenderedResource.from_json(json.loads(json.dumps(original.to_json()))) == original

@@ -1,20 +1,8 @@
 """The plan's text and JSON carry the same tree, findings, diff and summary."""
 
-from plan.diff import PlannedResource, diff_states
+from plan.diff import diff_states
 from plan.report import Finding, PlanResult, render_text
-
-STACK_URN = "urn:pulumi:staging::miko-platform::pulumi:pulumi:Stack::miko-platform-staging"
-
-
-def planned(type_, name, parent=None, **inputs):
-    return PlannedResource(
-        urn=f"urn:pulumi:staging::miko-platform::{type_}::{name}",
-        type=type_,
-        name=name,
-        inputs=inputs,
-        parent=parent,
-    )
-
+from tests.plan.builders import make_resource as planned
 
 NETWORK = planned("miko:network:Network", "network")
 VPC = planned("aws:ec2/vpc:Vpc", "network-vpc", parent=NETWORK.urn, cidrBlock="10.20.0.0/16")
@@ -64,3 +52,12 @@ def test_diff_section_and_json_agree():
         ("change", "aws:ec2/vpc:Vpc"),
         ("add", "aws:lb/listener:Listener"),
     ]
+
+
+def test_a_long_changed_value_shows_the_part_that_changed():
+    repository = "123456789012.dkr.ecr.us-west-2.amazonaws.com/miko-prod-app"
+    before = planned("docker:index/image:Image", "image", imageName=f"{repository}:2.0.0-aaaa")
+    after = planned("docker:index/image:Image", "image", imageName=f"{repository}:2.0.0-bbbb")
+    result = PlanResult("prod", [after], [], diff_states([before], [after]), base="origin/main")
+
+    assert "imageName: …-prod-app:2.0.0-aaaa -> …-prod-app:2.0.0-bbbb" in render_text(result)

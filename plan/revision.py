@@ -1,0 +1,52 @@
+"""The rendering of the program at another git revision, for the plan's `--base` diff."""
+
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from plan.project import PROJECT_DIR
+from plan.render import Rendering
+
+
+class RevisionError(Exception):
+    """The other revision could not be exported or rendered; the message says why."""
+
+
+def export_revision(ref: str, destination: Path, repo_dir: Path = PROJECT_DIR) -> None:
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref],
+        cwd=repo_dir,
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        reason = archive.stderr.decode(errors="replace").strip()
+        raise RevisionError(f"cannot read git revision {ref!r}: {reason}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(destination, filter="data")
+
+
+def render_revision(ref: str, stack: str, repo_dir: Path = PROJECT_DIR) -> Rendering:
+    """Renders `stack` as the program stood at `ref`; empty if it had no program or no stack."""
+    with tempfile.TemporaryDirectory(prefix="plan-base-") as scratch:
+        program_dir = Path(scratch)
+        export_revision(ref, program_dir, repo_dir)
+        if not (program_dir / "__main__.py").is_file():
+            return Rendering(stack=stack, resources=(), exports={})
+        if not (program_dir / f"Pulumi.{stack}.yaml").is_file():
+            return Rendering(stack=stack, resources=(), exports={})
+        snapshot = subprocess.run(
+            [sys.executable, "-m", "plan.snapshot", "--program-dir", scratch, "--stack", stack],
+            cwd=repo_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if snapshot.returncode != 0:
+        last_lines = "\n".join(snapshot.stderr.strip().splitlines()[-15:])
+        raise RevisionError(f"rendering stack {stack!r} at {ref!r} failed:\n{last_lines}")
+    return Rendering.from_json(json.loads(snapshot.stdout))
