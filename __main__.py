@@ -10,7 +10,8 @@ Deploys:
   HTTPS listener, HTTP -> HTTPS redirect, optional access logs;
 - the ECS Fargate service (hardened task, secrets by valueFrom, safe deployments, autoscaling);
 - Cloudflare: proxied DNS record, strict TLS, cache rules, API rate limit, security headers;
-- alarms (SNS topics, CloudWatch alarms, Route 53 health check) and a CloudWatch dashboard.
+- alarms (SNS topics, CloudWatch alarms, Route 53 health check) and a CloudWatch dashboard;
+- backups: a locked dump bucket, scheduled dump and verify tasks, AWS Backup of the bucket.
 
 Every per-environment value comes from Pulumi.<stack>.yaml; defaults are in Pulumi.yaml.
 """
@@ -21,6 +22,7 @@ import pulumi_cloudflare as cloudflare
 
 from app import __version__
 from components.alarms import Alarms, AlarmsArgs, alarm_names_for_rollback
+from components.backups import Backups, BackupsArgs
 from components.cdn import Cdn, CdnArgs
 from components.dashboard import Dashboard, DashboardArgs
 from components.edge_security_headers import SecurityHeaders, SecurityHeadersArgs
@@ -30,7 +32,7 @@ from components.network import Network, NetworkArgs
 from components.providers import create_providers
 from components.secrets_store import SecretsStore, SecretsStoreArgs
 from components.service import AppService, AppServiceArgs
-from components.settings import APP_PORT, load_settings
+from components.settings import APP_INTEGRATIONS, APP_PORT, load_settings
 
 settings = load_settings()
 providers = create_providers(settings)
@@ -51,9 +53,12 @@ secrets = SecretsStore(
         account_id=account_id,
         secret_values=settings.secrets,
         recovery_window_days=settings.secret_recovery_window_days,
+        rotated_on=settings.rotated_on,
+        protect=settings.protect_stateful,
     ),
     opts=in_region,
 )
+app_secrets = secrets.scope(APP_INTEGRATIONS)
 
 network = Network(
     "network",
@@ -99,6 +104,7 @@ load_balancer = LoadBalancer(
         deletion_protection=settings.load_balancer.deletion_protection,
         access_logs=settings.load_balancer.access_logs,
         access_log_expiry_days=settings.load_balancer.access_log_expiry_days,
+        protect=settings.protect_stateful,
     ),
     opts=in_region,
 )
@@ -111,9 +117,9 @@ service = AppService(
         image_ref=image.image_ref,
         repository_arn=image.repository_arn,
         kms_key_arn=secrets.key_arn,
-        container_secrets=secrets.container_secrets,
-        secret_arns=secrets.secret_arns,
-        secret_version_ids=secrets.version_ids,
+        container_secrets=app_secrets.container_secrets,
+        secret_arns=app_secrets.secret_arns,
+        secret_version_ids=app_secrets.version_ids,
         environment={
             "APP_ENV": settings.environment,
             "APP_VERSION": __version__,
@@ -180,6 +186,7 @@ alarms = Alarms(
         alarm_emails=settings.alarms.emails,
         pager_url=settings.secrets["alarmPagerUrl"],
         us_east_1_provider=providers.aws_us_east_1,
+        protect=settings.protect_stateful,
     ),
     opts=in_region,
 )
@@ -199,6 +206,28 @@ dashboard = Dashboard(
     opts=in_region,
 )
 
+backups = Backups(
+    "backups",
+    BackupsArgs(
+        prefix=settings.prefix,
+        region=settings.aws_region,
+        settings=settings.backup,
+        protect=settings.protect_stateful,
+        cluster_arn=service.cluster_arn,
+        image_ref=image.image_ref,
+        repository_arn=image.repository_arn,
+        private_subnet_ids=network.private_subnet_ids,
+        security_group_id=network.task_security_group_id,
+        database_secret_arn=secrets.secret_arns.apply(lambda arns: arns["database"]),
+        scratch_database_secret_arn=secrets.secret_arns.apply(lambda arns: arns["backup-scratch"]),
+        secrets_key_arn=secrets.key_arn,
+        log_retention_days=service_config.log_retention_days,
+        # A failed or missed backup is worked on in office hours: email, not the pager.
+        alarm_topic_arn=alarms.warning_topic_arn,
+    ),
+    opts=in_region,
+)
+
 pulumi.export("site_url", cdn.site_url)
 pulumi.export("load_balancer_dns_name", load_balancer.dns_name)
 pulumi.export("cluster_name", service.cluster_name)
@@ -207,3 +236,5 @@ pulumi.export("alarm_topic_arn", alarms.topic_arn)
 pulumi.export("dashboard_url", dashboard.dashboard_url)
 pulumi.export("secret_arns", secrets.secret_arns)
 pulumi.export("image_ref", image.image_ref)
+pulumi.export("backup_bucket_name", backups.bucket_name)
+pulumi.export("backup_vault_arn", backups.vault_arn)

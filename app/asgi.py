@@ -16,10 +16,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import api_not_found
-from app.health import HealthChecks, HealthEndpoints
+from app.health.checks import HealthChecks
+from app.health.endpoints import HealthEndpoints
+from app.health.periodic import PeriodicDatabaseCheck, WorkerLock
 from app.ingest.client_metrics import ingest_metrics
 from app.ingest.endpoint import IngestEndpoint
 from app.ingest.logs import ingest_logs
+from app.logging_setup import flush_stdout
 from app.metrics import MetricsEndpoint, mark_worker_dead
 from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.rate_limit import FixedWindowLimiter, RateLimitMiddleware
@@ -126,6 +129,9 @@ def create_app(settings: Settings | None = None, static_app: ASGIApp | None = No
     init_sentry(settings)
     checks = HealthChecks(settings)
     health = HealthEndpoints(checks)
+    periodic_check = PeriodicDatabaseCheck(
+        checks, settings.db_check_interval_seconds, WorkerLock.from_environment()
+    )
     routes: dict[str, ASGIApp] = {
         "/health": health.liveness,
         "/health/db": health.database,
@@ -147,13 +153,16 @@ def create_app(settings: Settings | None = None, static_app: ASGIApp | None = No
 
     async def startup() -> None:
         await checks.start()
+        periodic_check.start()
         logger.info("service started", extra={"fields": startup_summary(settings)})
         if settings.app_env != "development" and settings.sentry_dsn is None:
             logger.warning("SENTRY_DSN is not set: unhandled errors are only logged")
 
     async def shutdown() -> None:
+        await periodic_check.stop()
         await checks.close()
         mark_worker_dead()
+        flush_stdout()
 
     return Service(http, startup, shutdown)
 
@@ -173,4 +182,5 @@ def startup_summary(settings: Settings) -> dict[str, Any]:
         "version": settings.app_version,
         "integrations": integrations,
         "rate_limit_per_worker": settings.per_worker_rate_limit,
+        "db_check_interval_seconds": settings.db_check_interval_seconds,
     }

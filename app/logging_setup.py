@@ -3,8 +3,8 @@
 Every line has `timestamp`, `level`, `logger`, `message` and `request_id` (when inside a request),
 plus the fields a caller passes with `extra={"fields": {...}}`. Lines written on every request
 (the access log, client logs and metrics) skip the logging machinery: `write_line` writes to
-stdout and flushes once per event-loop iteration, so a busy loop makes one write system call
-for many lines, and an idle one still flushes at once.
+stdout and flushes once per event-loop iteration (or before a batch would pass PIPE_BUF), so a
+busy loop makes one write system call for many lines, and an idle one still flushes at once.
 """
 
 import asyncio
@@ -18,7 +18,7 @@ from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
 class _SecondPrefix:
@@ -38,31 +38,43 @@ def utc_timestamp(epoch_seconds: float | None = None) -> str:
     return f"{_SecondPrefix.text}.{int((now - second) * 1000):03d}Z"
 
 
-class _Flush:
+# Writes of at most PIPE_BUF bytes to a pipe are atomic (POSIX), so flushing whole lines in
+# batches no larger than that keeps lines from several worker processes from interleaving.
+PIPE_BUF = 4096
+
+
+class _Unflushed:
+    size = 0
     scheduled = False
 
 
-def _flush_stdout() -> None:
-    _Flush.scheduled = False
+def flush_stdout() -> None:
+    _Unflushed.scheduled = False
+    _Unflushed.size = 0
     sys.stdout.flush()
 
 
 def write_text(line: str) -> None:
     """Write a finished line (ending in a newline) to stdout; flushed within this loop turn."""
+    size = len(line) if line.isascii() else len(line.encode())
+    if _Unflushed.size and _Unflushed.size + size > PIPE_BUF:
+        sys.stdout.flush()
+        _Unflushed.size = 0
     sys.stdout.write(line)
-    if _Flush.scheduled:
+    _Unflushed.size += size
+    if _Unflushed.scheduled:
         return
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        sys.stdout.flush()
+        flush_stdout()
         return
-    _Flush.scheduled = True
-    loop.call_soon(_flush_stdout)
+    _Unflushed.scheduled = True
+    loop.call_soon(flush_stdout)
 
 
 def write_line(fields: dict[str, Any]) -> None:
-    write_text(_compact(fields) + "\n")
+    write_text(compact_json(fields) + "\n")
 
 
 class JsonFormatter(logging.Formatter):
@@ -81,7 +93,7 @@ class JsonFormatter(logging.Formatter):
             fields.update(extra)
         if record.exc_info:
             fields["exception"] = self.formatException(record.exc_info)
-        return _compact(fields)
+        return compact_json(fields)
 
 
 def logging_config(level: str) -> dict[str, Any]:

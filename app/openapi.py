@@ -8,7 +8,7 @@ from starlette.types import Receive, Scope, Send
 
 from app import __version__
 from app.errors import method_not_allowed, send_body
-from app.health import ApisHealth, DatabaseHealth, Liveness
+from app.health.models import ApisHealth, DatabaseHealth, Liveness
 from app.ingest.client_metrics import ClientMetricsFlush
 from app.ingest.logs import ClientLogBatch, ClientLogEntry
 

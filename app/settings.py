@@ -15,6 +15,8 @@ STATIC_DIR_DEFAULT = pathlib.Path(__file__).resolve().parent / "static"
 ALB_IDLE_TIMEOUT_SECONDS = 60
 ECS_STOP_TIMEOUT_SECONDS = 30
 GOOGLE_HEALTH_URL_DEFAULT = "https://www.googleapis.com/discovery/v1/apis/calendar/v3/rest"
+DB_CHECK_INTERVAL_DEFAULT_SECONDS = 60
+DB_CHECK_INTERVAL_RANGE_SECONDS = (5, 3600)
 
 AppEnv = Literal["development", "staging", "production"]
 
@@ -47,6 +49,10 @@ class Settings(BaseSettings):
     TRUSTED_PROXY_HOPS is how many proxies in front of the service append to X-Forwarded-For:
     0 trusts no header (the socket peer is the client), 1 is the load balancer alone, 2 is
     Cloudflare then the load balancer. Its default is 0 in development and 1 elsewhere.
+
+    HEALTH_DB_CHECK_INTERVAL_SECONDS is how often the service runs the database check by itself,
+    so a failure is logged for the CloudWatch alarm even when nobody calls /health/db: 0 turns it
+    off, otherwise 5 to 3600. Its default is 0 in development and 60 elsewhere.
     """
 
     model_config = SettingsConfigDict(
@@ -83,6 +89,7 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=20, ge=1)
     health_check_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     health_budget_seconds: float = Field(default=5.0, gt=0, le=60)
+    health_db_check_interval_seconds: int | None = None
 
     @field_validator(
         "supabase_url",
@@ -122,10 +129,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"not a bare origin (scheme://host[:port]): {origin!r}")
         return [origin.rstrip("/") for origin in origins]
 
+    @field_validator("health_db_check_interval_seconds")
+    @classmethod
+    def off_or_in_range(cls, value: int | None) -> int | None:
+        low, high = DB_CHECK_INTERVAL_RANGE_SECONDS
+        if value is not None and value != 0 and not low <= value <= high:
+            raise ValueError(f"must be 0 (off) or between {low} and {high} seconds, not {value}")
+        return value
+
     @model_validator(mode="after")
     def strict_outside_development(self) -> Self:
         if self.trusted_proxy_hops is None:
             self.trusted_proxy_hops = 0 if self.app_env == "development" else 1
+        if self.health_db_check_interval_seconds is None:
+            self.health_db_check_interval_seconds = (
+                0 if self.app_env == "development" else DB_CHECK_INTERVAL_DEFAULT_SECONDS
+            )
         if self.app_env == "development":
             return self
         missing = [name.upper() for name in REQUIRED_OUTSIDE_DEVELOPMENT if not getattr(self, name)]
@@ -159,6 +178,10 @@ class Settings(BaseSettings):
     @property
     def proxy_hops(self) -> int:
         return self.trusted_proxy_hops or 0
+
+    @property
+    def db_check_interval_seconds(self) -> int:
+        return self.health_db_check_interval_seconds or 0
 
     @property
     def per_worker_rate_limit(self) -> int:

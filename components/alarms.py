@@ -4,14 +4,22 @@ Keys (tag `alarm` on every alarm-type resource): http-5xx-critical, http-5xx-war
 latency-p95-critical, latency-p95-warning, no-healthy-hosts, unhealthy-hosts, ecs-cpu-high,
 ecs-memory-high, external-health-check, database-health-failures, deployment-failed.
 
-Route 53 publishes health-check metrics only in us-east-1, so the external-health-check alarm
-lives there and notifies a second topic in us-east-1 (same subscribers). That topic exists in
-every stack, whatever the main region, so both stacks have the same shape.
+Only critical alarms page on-call (assessment: "Page on-call for critical alerts"). Critical
+alarms notify the critical topic (emails and the pager) on ALARM and on OK; warning alarms, and the
+failed-deployment event (a rolled-back deploy is not an outage), notify the warning topic (emails
+only) on ALARM.
 
-Each topic is encrypted with a dedicated customer-managed key created here, one per region:
-CloudWatch cannot publish to a topic under the AWS-managed `alias/aws/sns` key (its policy cannot
-grant cloudwatch.amazonaws.com), and granting CloudWatch and EventBridge use of the secrets key
-would widen the policy of the key that guards every integration secret.
+Route 53 publishes health-check metrics only in us-east-1, so the external-health-check alarm
+lives there and notifies a critical topic in us-east-1 (emails and the pager). That topic exists
+in every stack, whatever the main region, so both stacks have the same shape.
+
+The topics are encrypted with customer-managed keys created here, one per region, shared by the
+topics of that region: CloudWatch cannot publish to a topic under the AWS-managed `alias/aws/sns`
+key (its policy cannot grant cloudwatch.amazonaws.com), and granting CloudWatch and EventBridge
+use of the secrets key would widen the policy of the key that guards every integration secret.
+One key serves both main-region topics: a key per topic would add a key (and its monthly charge)
+without narrowing anything, as each topic's own policy already limits who may publish to it
+(CloudWatch to every topic, EventBridge rules only to the warning topic).
 """
 
 import hashlib
@@ -38,8 +46,12 @@ HEALTH_CHECK_INTERVAL_SECONDS = 30
 HEALTH_CHECK_FAILURE_THRESHOLD = 3
 
 ROLLBACK_ALARM_KEYS = ("http-5xx-critical", "latency-p95-critical")
-MAIN_TOPIC_PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
-US_EAST_1_TOPIC_PUBLISHERS = ("cloudwatch.amazonaws.com",)
+ALARM_PUBLISHER = "cloudwatch.amazonaws.com"
+EVENT_PUBLISHER = "events.amazonaws.com"
+CRITICAL_TOPIC_PUBLISHERS = (ALARM_PUBLISHER,)
+WARNING_TOPIC_PUBLISHERS = (ALARM_PUBLISHER, EVENT_PUBLISHER)
+MAIN_KEY_PUBLISHERS = WARNING_TOPIC_PUBLISHERS
+US_EAST_1_KEY_PUBLISHERS = CRITICAL_TOPIC_PUBLISHERS
 
 # Metric math for the 5xx rate, shared with the dashboard. Requests the load balancer answers
 # itself with a 5xx (no healthy target) are not in RequestCount, so with errors and no counted
@@ -310,7 +322,7 @@ def _key_policy(account_id: str, publisher_services: Sequence[str]) -> str:
     The service grant is the statement AWS documents for service publishers to encrypted topics
     (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services),
     with no source conditions: the topic policy limits publishing to this account, and this key
-    protects nothing but the alarm topic.
+    protects nothing but the alarm topics.
     """
     return json.dumps(
         {
@@ -381,6 +393,25 @@ def _email_logical_suffix(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:10]
 
 
+@dataclass(frozen=True)
+class _Topic:
+    logical_name: str
+    physical_name: str
+    publishers: Sequence[str]
+    """Services allowed to publish (CloudWatch alarms, EventBridge rules)."""
+    page: bool
+    """Whether the pager subscribes (critical topics only)."""
+
+
+@dataclass(frozen=True)
+class _Routes:
+    critical: pulumi.Output[str]
+    warning: pulumi.Output[str]
+
+    def topic_for(self, definition: _AlarmDefinition) -> pulumi.Output[str]:
+        return self.critical if definition.critical else self.warning
+
+
 @dataclass
 class AlarmsArgs:
     name_prefix: str
@@ -400,20 +431,24 @@ class AlarmsArgs:
     thresholds: AlarmThresholds
     """Alarm thresholds from stack config."""
     alarm_emails: Sequence[str]
-    """Email addresses subscribed to both alarm topics."""
+    """Email addresses subscribed to every alarm topic."""
     pager_url: pulumi.Input[str] | None
-    """HTTPS pager endpoint (secret config alarmPagerUrl); None subscribes no pager."""
+    """HTTPS pager endpoint (secret config alarmPagerUrl) on the critical topics; None: no pager."""
     us_east_1_provider: aws.Provider
     """Explicit aws provider for us-east-1 (same default tags) for the health-check alarm."""
+    protect: bool
+    """Protect the topic keys: deleting a key makes what it encrypted unreadable."""
 
 
 class Alarms(pulumi.ComponentResource):
     """Alarm topics, subscriptions, metric alarms, the external check and deployment events."""
 
     topic_arn: pulumi.Output[str]
-    """ARN of the main-region alarm topic."""
+    """ARN of the main-region critical topic (emails and pager)."""
+    warning_topic_arn: pulumi.Output[str]
+    """ARN of the main-region warning topic (emails only)."""
     us_east_1_topic_arn: pulumi.Output[str]
-    """ARN of the us-east-1 topic the external-health-check alarm notifies."""
+    """ARN of the us-east-1 critical topic the external-health-check alarm notifies."""
     alarm_names: pulumi.Output[dict[str, str]]
     """Physical alarm name (or event rule name) by alarm key."""
     health_check_id: pulumi.Output[str]
@@ -429,61 +464,76 @@ class Alarms(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self)
         ).account_id
 
-        topic = self._create_topic(
-            name,
-            args,
-            account_id=account_id,
-            publishers=MAIN_TOPIC_PUBLISHERS,
-            suffix="",
-            opts=child,
+        main_key = self._create_key(
+            name, "", args, account_id=account_id, publishers=MAIN_KEY_PUBLISHERS, opts=child
         )
-        us_east_1_topic = self._create_topic(
+        critical = _Topic(
+            f"{name}-topic", f"{args.name_prefix}-alarms", CRITICAL_TOPIC_PUBLISHERS, page=True
+        )
+        warning = _Topic(
+            f"{name}-warning-topic",
+            f"{args.name_prefix}-alarms-warning",
+            WARNING_TOPIC_PUBLISHERS,
+            page=False,
+        )
+        us_east_1 = _Topic(
+            f"{name}-us-east-1-topic",
+            f"{args.name_prefix}-alarms-us-east-1",
+            CRITICAL_TOPIC_PUBLISHERS,
+            page=True,
+        )
+        critical_arn = self._create_topic(critical, args, main_key, account_id, child)
+        warning_arn = self._create_topic(warning, args, main_key, account_id, child)
+        us_east_1_key = self._create_key(
             name,
+            "-us-east-1",
             args,
             account_id=account_id,
-            publishers=US_EAST_1_TOPIC_PUBLISHERS,
-            suffix="-us-east-1",
+            publishers=US_EAST_1_KEY_PUBLISHERS,
             opts=in_us_east_1,
         )
-        names = self._create_metric_alarms(name, args, topic.arn, child)
+        us_east_1_arn = self._create_topic(us_east_1, args, us_east_1_key, account_id, in_us_east_1)
+        names = self._create_metric_alarms(name, args, _Routes(critical_arn, warning_arn), child)
         self._create_database_metric_filter(name, args, child)
         health_check = self._create_external_check(
-            name, args, us_east_1_topic.arn, opts=child, alarm_opts=in_us_east_1
+            name, args, us_east_1_arn, opts=child, alarm_opts=in_us_east_1
         )
         names["external-health-check"] = alarm_name(args.name_prefix, "external-health-check")
-        names["deployment-failed"] = self._create_deployment_rule(name, args, topic.arn, child)
+        names["deployment-failed"] = self._create_deployment_rule(name, args, warning_arn, child)
 
-        self.topic_arn = topic.arn
-        self.us_east_1_topic_arn = us_east_1_topic.arn
+        self.topic_arn = critical_arn
+        self.warning_topic_arn = warning_arn
+        self.us_east_1_topic_arn = us_east_1_arn
         self.alarm_names = pulumi.Output.from_input(dict(sorted(names.items())))
         self.health_check_id = health_check.id
         self.register_outputs(
             {
                 "topic_arn": self.topic_arn,
+                "warning_topic_arn": self.warning_topic_arn,
                 "us_east_1_topic_arn": self.us_east_1_topic_arn,
                 "alarm_names": self.alarm_names,
                 "health_check_id": self.health_check_id,
             }
         )
 
-    def _create_topic(
+    def _create_key(
         self,
         name: str,
+        suffix: str,
         args: AlarmsArgs,
         *,
         account_id: pulumi.Output[str],
         publishers: Sequence[str],
-        suffix: str,
         opts: pulumi.ResourceOptions,
-    ) -> aws.sns.Topic:
-        """A KMS-encrypted topic with its own key, its policy and every subscriber."""
+    ) -> aws.kms.Key:
+        """The customer-managed key of one region's alarm topics, with its alias."""
         key = aws.kms.Key(
             f"{name}{suffix}-key",
-            description=f"Encrypts the {args.name_prefix}{suffix} alarm topic",
+            description=f"Encrypts the {args.name_prefix}{suffix} alarm topics",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=account_id.apply(lambda account: _key_policy(account, publishers)),
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=args.protect)),
         )
         aws.kms.Alias(
             f"{name}{suffix}-key-alias",
@@ -491,33 +541,42 @@ class Alarms(pulumi.ComponentResource):
             target_key_id=key.key_id,
             opts=opts,
         )
-        topic = aws.sns.Topic(
-            f"{name}{suffix}-topic",
-            name=f"{args.name_prefix}-alarms{suffix}",
-            kms_master_key_id=key.arn,
-            opts=opts,
+        return key
+
+    def _create_topic(
+        self,
+        topic: _Topic,
+        args: AlarmsArgs,
+        key: aws.kms.Key,
+        account_id: pulumi.Output[str],
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.Output[str]:
+        """A KMS-encrypted topic, its policy, every email and, on critical topics, the pager."""
+        resource = aws.sns.Topic(
+            topic.logical_name, name=topic.physical_name, kms_master_key_id=key.arn, opts=opts
         )
         aws.sns.TopicPolicy(
-            f"{name}{suffix}-topic-policy",
-            arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, account_id).apply(
-                lambda values: _topic_policy(values[0], values[1], publishers)
+            f"{topic.logical_name}-policy",
+            arn=resource.arn,
+            policy=pulumi.Output.all(resource.arn, account_id).apply(
+                lambda values: _topic_policy(values[0], values[1], topic.publishers)
             ),
             opts=opts,
         )
+        subscriber_prefix = topic.logical_name.removesuffix("-topic")
         for email in args.alarm_emails:
             aws.sns.TopicSubscription(
-                f"{name}{suffix}-email-{_email_logical_suffix(email)}",
-                topic=topic.arn,
+                f"{subscriber_prefix}-email-{_email_logical_suffix(email)}",
+                topic=resource.arn,
                 protocol="email",
                 endpoint=email,
                 opts=opts,
             )
-        if args.pager_url is not None:
+        if topic.page and args.pager_url is not None:
             # The pager URL embeds the integration key: keep it secret in inputs and state.
             aws.sns.TopicSubscription(
-                f"{name}{suffix}-pager",
-                topic=topic.arn,
+                f"{subscriber_prefix}-pager",
+                topic=resource.arn,
                 protocol="https",
                 endpoint=pulumi.Output.secret(args.pager_url),
                 endpoint_auto_confirms=True,
@@ -525,16 +584,16 @@ class Alarms(pulumi.ComponentResource):
                     opts, pulumi.ResourceOptions(additional_secret_outputs=["endpoint"])
                 ),
             )
-        return topic
+        return resource.arn
 
     def _create_metric_alarms(
         self,
         name: str,
         args: AlarmsArgs,
-        topic_arn: pulumi.Output[str],
+        routes: _Routes,
         opts: pulumi.ResourceOptions,
     ) -> dict[str, str]:
-        """Critical alarms notify on ALARM and on OK; warnings only on ALARM."""
+        """Critical alarms notify the critical topic on ALARM and OK; warnings only on ALARM."""
         names: dict[str, str] = {}
         for definition in _metric_alarm_definitions(
             args.name_prefix,
@@ -548,8 +607,8 @@ class Alarms(pulumi.ComponentResource):
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{definition.key}",
                 name=names[definition.key],
-                alarm_actions=[topic_arn],
-                ok_actions=[topic_arn] if definition.critical else None,
+                alarm_actions=[routes.topic_for(definition)],
+                ok_actions=[routes.critical] if definition.critical else None,
                 tags={"alarm": definition.key},
                 opts=opts,
                 **definition.properties,
@@ -622,10 +681,14 @@ class Alarms(pulumi.ComponentResource):
         self,
         name: str,
         args: AlarmsArgs,
-        topic_arn: pulumi.Output[str],
+        warning_topic_arn: pulumi.Output[str],
         opts: pulumi.ResourceOptions,
     ) -> str:
-        """ECS reports a failed deployment (circuit breaker or alarm rollback) as an event."""
+        """ECS reports a failed deployment (circuit breaker or alarm rollback) as an event.
+
+        The service rolled back to the running version, so this is a warning, not a page; the
+        critical rate and latency alarms page if the failed rollout hurt users.
+        """
         rule_name = alarm_name(args.name_prefix, "deployment-failed")
         rule = aws.cloudwatch.EventRule(
             f"{name}-deployment-failed",
@@ -640,7 +703,7 @@ class Alarms(pulumi.ComponentResource):
         aws.cloudwatch.EventTarget(
             f"{name}-deployment-failed-target",
             rule=rule.name,
-            arn=topic_arn,
+            arn=warning_topic_arn,
             target_id="alarm-topic",
             input_transformer={
                 "input_paths": {

@@ -80,7 +80,7 @@ class BackupBucket(pulumi.ComponentResource):
             opts=stateful,
         )
         bucket = aws.s3.Bucket(
-            name, bucket_prefix=f"{name}-", object_lock_enabled=True, opts=stateful
+            f"{name}-bucket", bucket_prefix=f"{name}-", object_lock_enabled=True, opts=stateful
         )
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",

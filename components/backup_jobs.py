@@ -20,6 +20,7 @@ from components.policy_documents import allow, assume_role_policy, document
 CONTAINER_USER = "10001:10001"  # the `app` user and group of app/Dockerfile
 METRIC_NAMESPACE = "MiKO/Backup"
 DAY_SECONDS = 86_400
+JOB_STOP_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ def job_container_definitions(
         "image": image,
         "essential": True,
         "command": ["python", "-m", "app", "backup", command],
+        # Time for the job to kill pg_dump and abort the multipart upload on SIGTERM.
+        "stopTimeout": JOB_STOP_TIMEOUT_SECONDS,
         "user": CONTAINER_USER,
         "readonlyRootFilesystem": True,
         "privileged": False,
@@ -125,12 +128,17 @@ def execution_policy(
 
 
 def job_policy(bucket_arn: str, bucket_key_arn: str) -> str:
-    """The job writes, lists and reads dumps; it cannot delete them (object lock aside)."""
+    """The job writes, lists and reads dumps.
+
+    DeleteObject only places a delete marker in the versioned bucket (the job removes a dump
+    whose manifest could not be written); deleting a version or bypassing the object lock is
+    not granted, so no stored dump can be destroyed by the job.
+    """
     return document(
         [
             allow(["s3:ListBucket"], [bucket_arn]),
             allow(
-                ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+                ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
                 [f"{bucket_arn}/{DUMP_PREFIX}*"],
             ),
             allow(["kms:Decrypt", "kms:GenerateDataKey"], [bucket_key_arn]),
@@ -154,7 +162,7 @@ def success_filter_pattern(command: str) -> str:
 class BackupJobs(pulumi.ComponentResource):
     log_group_name: pulumi.Output[str]
     """Log group of the backup runs."""
-    alarm_names: pulumi.Output[Mapping[str, str]]
+    alarm_names: pulumi.Output[dict[str, str]]
     """Alarm name by alarm key (backup-dump-failed, backup-verify-failed)."""
 
     def __init__(

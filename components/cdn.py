@@ -34,6 +34,9 @@ FINGERPRINTED_ASSET_EXTENSIONS = (
 
 API_PATHS = 'http.request.uri.path eq "/api" or starts_with(http.request.uri.path, "/api/")'
 HEALTH_PATHS = 'starts_with(http.request.uri.path, "/health")'
+# Caching rules exclude the never-cached paths themselves, so that no ordering or later edit of
+# the bypass rules can let an API or health response be cached.
+NEVER_CACHED_EXCLUSION = f"not ({API_PATHS}) and not {HEALTH_PATHS}"
 
 # Zone-wide TLS settings: origin certificate verified, no TLS below 1.2, every http:// redirected.
 ZONE_SETTINGS: dict[str, str] = {
@@ -70,12 +73,17 @@ def _fingerprinted_assets_expression() -> str:
     return (
         'starts_with(http.request.uri.path, "/assets/")'
         f" and http.request.uri.path.extension in {{{extensions}}}"
+        f" and {NEVER_CACHED_EXCLUSION}"
     )
 
 
 def _html_documents_expression() -> str:
     # Single-page-app routes have no extension (/, /booking); the shell itself is index.html.
-    return 'http.request.uri.path.extension eq "" or http.request.uri.path.extension eq "html"'
+    # Extension-less API routes (/api/leads) and /health would match too without the exclusion.
+    return (
+        '(http.request.uri.path.extension eq "" or http.request.uri.path.extension eq "html")'
+        f" and {NEVER_CACHED_EXCLUSION}"
+    )
 
 
 def _cache_rules() -> list[cloudflare.RulesetRuleArgsDict]:

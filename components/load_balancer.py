@@ -2,11 +2,10 @@
 
 HTTPS terminates on the ALB with a TLS 1.3/1.2 policy and an ACM certificate validated through
 DNS records in Cloudflare; plain HTTP only redirects to HTTPS. Access logs, where the stack asks,
-go to a private, encrypted, TLS-only bucket.
+go to a private, encrypted, versioned, TLS-only bucket (protected when the stack asks).
 """
 
 import functools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
 
+from components.policy_documents import deny_insecure_transport, document
 from components.settings import APP_PORT
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -35,6 +35,8 @@ class LoadBalancerArgs:
     deletion_protection: bool
     access_logs: bool
     access_log_expiry_days: int
+    protect: bool
+    """Protect the access-log bucket from deletion by an update."""
 
 
 def access_log_bucket_policy(bucket_arn: str, account_id: str, elb_account_arn: str) -> str:
@@ -45,35 +47,24 @@ def access_log_bucket_policy(bucket_arn: str, account_id: str, elb_account_arn: 
     https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
     """
     log_objects = f"{bucket_arn}/AWSLogs/{account_id}/*"
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-                {
-                    "Sid": "ElbAccountDeliversLogs",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": elb_account_arn},
-                    "Action": "s3:PutObject",
-                    "Resource": log_objects,
-                },
-                {
-                    "Sid": "ElbServiceDeliversLogs",
-                    "Effect": "Allow",
-                    "Principal": {"Service": ELB_LOG_DELIVERY_SERVICE},
-                    "Action": "s3:PutObject",
-                    "Resource": log_objects,
-                },
-            ],
-        },
-        sort_keys=True,
+    return document(
+        [
+            deny_insecure_transport(bucket_arn),
+            {
+                "Sid": "ElbAccountDeliversLogs",
+                "Effect": "Allow",
+                "Principal": {"AWS": elb_account_arn},
+                "Action": "s3:PutObject",
+                "Resource": log_objects,
+            },
+            {
+                "Sid": "ElbServiceDeliversLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": ELB_LOG_DELIVERY_SERVICE},
+                "Action": "s3:PutObject",
+                "Resource": log_objects,
+            },
+        ]
     )
 
 
@@ -229,6 +220,14 @@ class LoadBalancer(pulumi.ComponentResource):
             bucket=pulumi.Output.from_input(self._args.account_id).apply(
                 lambda account: f"{self._args.prefix}-alb-logs-{account}"
             ),
+            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect),
+        )
+        versioning = aws.s3.BucketVersioning(
+            name,
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
             opts=self._child,
         )
         aws.s3.BucketOwnershipControls(
@@ -270,9 +269,15 @@ class LoadBalancer(pulumi.ComponentResource):
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
                         days=self._args.access_log_expiry_days
                     ),
+                    # Versioning keeps an expired or overwritten log as a noncurrent version;
+                    # it goes after the same number of days, so retention stays as configured.
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=self._args.access_log_expiry_days
+                    ),
                 )
             ],
-            opts=self._child,
+            # Noncurrent-version rules rely on versioning; S3 applies them once it is enabled.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
         elb_account = aws.elb.get_service_account_output(opts=pulumi.InvokeOptions(parent=self))
         policy = aws.s3.BucketPolicy(

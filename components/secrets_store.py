@@ -5,8 +5,9 @@ reads one key with `valueFrom: "<secret arn>:<KEY>::"`, so the values never pass
 task definition's plain environment.
 """
 
+import datetime
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,10 @@ class SecretsStoreArgs:
     secret_values: Mapping[str, pulumi.Output[str]]
     """Secret config values by config key (e.g. `supabaseAnonKey`); they stay Output secrets."""
     recovery_window_days: int
+    rotated_on: Mapping[str, datetime.date]
+    """Last rotation date by secret config key: each secret is tagged with its oldest one."""
+    protect: bool
+    """Whether the key and the secrets are protected from deletion and replacement."""
     integrations: Mapping[str, Mapping[str, str]] = field(
         default_factory=lambda: INTEGRATION_SECRETS
     )
@@ -69,6 +74,20 @@ def key_policy(account_id: str, region: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
+def rotated_on_tag(config_keys: Sequence[str], rotated_on: Mapping[str, datetime.date]) -> str:
+    """The oldest rotation date among the config keys one secret holds, as an ISO date."""
+    return min(rotated_on[key] for key in config_keys).isoformat()
+
+
+@dataclass(frozen=True)
+class SecretScope:
+    """What one consumer of the store (the app, a backup job) sees of it."""
+
+    secret_arns: pulumi.Output[dict[str, str]]
+    version_ids: pulumi.Output[dict[str, str]]
+    container_secrets: pulumi.Output[list[dict[str, str]]]
+
+
 def container_secret_entries(
     secret_arns: Mapping[str, str], integrations: Mapping[str, Mapping[str, str]]
 ) -> list[dict[str, str]]:
@@ -88,14 +107,14 @@ class SecretsStore(pulumi.ComponentResource):
     """Secret ARN by integration name."""
     version_ids: pulumi.Output[dict[str, str]]
     """Current secret version id by integration name: a new value gives a new id."""
-    container_secrets: pulumi.Output[list[dict[str, str]]]
-    """The container definition's `secrets` entries (name + valueFrom)."""
 
     def __init__(
         self, name: str, args: SecretsStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("miko:secrets:SecretsStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        self._integrations = args.integrations
         key = aws.kms.Key(
             f"{name}-key",
             description=f"{args.prefix}: encrypts secrets, log groups and images",
@@ -104,7 +123,7 @@ class SecretsStore(pulumi.ComponentResource):
             policy=pulumi.Output.from_input(args.account_id).apply(
                 lambda account: key_policy(account, args.region)
             ),
-            opts=child,
+            opts=stateful,
         )
         aws.kms.Alias(
             f"{name}-key-alias", name=f"alias/{args.prefix}", target_key_id=key.key_id, opts=child
@@ -118,7 +137,8 @@ class SecretsStore(pulumi.ComponentResource):
                 description=f"{integration} settings for the {args.prefix} service",
                 kms_key_id=key.arn,
                 recovery_window_in_days=args.recovery_window_days,
-                opts=child,
+                tags={"rotated-on": rotated_on_tag(list(variables.values()), args.rotated_on)},
+                opts=stateful,
             )
             document = {
                 variable: args.secret_values[config_key]
@@ -138,14 +158,26 @@ class SecretsStore(pulumi.ComponentResource):
         self.key_arn = key.arn
         self.secret_arns = pulumi.Output.all(**arns).apply(dict)
         self.version_ids = pulumi.Output.all(**versions).apply(dict)
-        self.container_secrets = self.secret_arns.apply(
-            lambda resolved: container_secret_entries(resolved, args.integrations)
-        )
         self.register_outputs(
             {
                 "key_arn": self.key_arn,
                 "secret_arns": self.secret_arns,
                 "version_ids": self.version_ids,
-                "container_secrets": self.container_secrets,
             }
+        )
+
+    def scope(self, integrations: Sequence[str]) -> SecretScope:
+        """ARNs, version ids and container entries of the named integrations only."""
+
+        def only(values: dict[str, str]) -> dict[str, str]:
+            return {name: values[name] for name in integrations}
+
+        chosen = {name: self._integrations[name] for name in integrations}
+        arns = self.secret_arns.apply(only)
+        return SecretScope(
+            secret_arns=arns,
+            version_ids=self.version_ids.apply(only),
+            container_secrets=arns.apply(
+                lambda resolved: container_secret_entries(resolved, chosen)
+            ),
         )

@@ -35,7 +35,10 @@ INTEGRATION_SECRETS: Mapping[str, Mapping[str, str]] = {
     "base44": {"BASE44_APP_ID": "base44AppId"},
     "sentry": {"SENTRY_DSN": "sentryDsn"},
     "database": {"DATABASE_URL": "databaseUrl"},
+    "backup-scratch": {"SCRATCH_DATABASE_URL": "backupScratchDatabaseUrl"},
 }
+# The integrations the app container reads; `backup-scratch` is for the backup verify job only.
+APP_INTEGRATIONS = ("supabase", "n8n", "google", "base44", "sentry", "database")
 PLATFORM_SECRET_KEYS = ("alarmPagerUrl",)
 SECRET_KEYS: tuple[str, ...] = (
     *(key for keys in INTEGRATION_SECRETS.values() for key in keys.values()),
@@ -69,6 +72,10 @@ HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-
 TAG_VALUE = re.compile(r"^[\w .:/=+@-]{1,256}$")
 HTTPS_ORIGIN = re.compile(r"^https://[a-z0-9.-]+(:\d+)?$")
 AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+SCHEDULE_EXPRESSION = re.compile(r"^(cron|rate)\(.+\)$")
+OBJECT_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+# AWS Backup refuses a vault lock grace period shorter than this.
+MIN_VAULT_LOCK_COOLING_OFF_DAYS = 3
 
 
 class InvalidConfigError(pulumi.RunError):
@@ -142,6 +149,21 @@ class EdgeSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"]
+    object_lock_days: int
+    cold_storage_after_days: int
+    expire_after_days: int
+    retention_days: int
+    copy_region: str | None
+    vault_lock_cooling_off_days: int | None
+    restore_testing_schedule: str | None
+    dump_schedule: str
+    verify_schedule: str
+    plan_schedule: str
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the program reads from stack config, validated."""
 
@@ -156,9 +178,13 @@ class Settings:
     load_balancer: LoadBalancerSettings
     alarms: AlarmSettings
     edge: EdgeSettings
+    backup: BackupSettings
+    protect_stateful: bool
+    """Whether keys, secrets, buckets and vaults are protected from deletion and replacement."""
     secret_recovery_window_days: int
     secrets: Mapping[str, pulumi.Output[str]]
     rotated_on: Mapping[str, datetime.date]
+    """Last rotation date by secret config key (from `<key>RotatedOn`)."""
 
     @property
     def prefix(self) -> str:
@@ -413,6 +439,62 @@ def _read_edge(read: _Reader) -> EdgeSettings:
     )
 
 
+def _schedule(read: _Reader, key: str) -> str:
+    return read.string(key, SCHEDULE_EXPRESSION, "a cron(...) or rate(...) expression")
+
+
+def _read_backup(read: _Reader, aws_region: str) -> BackupSettings:
+    lock_days = read.integer("backupObjectLockDays", 1, 3650)
+    cold_after = read.integer("backupColdStorageAfterDays", 1, 3650)
+    expire_after = read.integer("backupExpireAfterDays", 1, 3650)
+    retention = read.integer("backupRetentionDays", 1, 36500)
+    floor = read.integer("backupRetentionFloorDays", 1, 36500)
+    copy_region = read.string("backupCopyRegion")
+    cooling_off = read.integer("backupVaultLockCoolingOffDays", 0, 36500)
+    if expire_after < lock_days:
+        read.problems.append(
+            f"backupExpireAfterDays: {expire_after} is below backupObjectLockDays {lock_days} "
+            "(a dump cannot expire while it is locked)"
+        )
+    if cold_after >= expire_after:
+        read.problems.append(
+            f"backupColdStorageAfterDays: {cold_after} must be below "
+            f"backupExpireAfterDays {expire_after}"
+        )
+    if retention < floor:
+        read.problems.append(
+            f"backupRetentionDays: {retention} is below backupRetentionFloorDays {floor}"
+        )
+    if copy_region and (not AWS_REGION.fullmatch(copy_region) or copy_region == aws_region):
+        read.problems.append(
+            f"backupCopyRegion: {copy_region!r} must be another AWS region than {aws_region!r} "
+            "(or empty for no copy)"
+        )
+    if 0 < cooling_off < MIN_VAULT_LOCK_COOLING_OFF_DAYS:
+        read.problems.append(
+            f"backupVaultLockCoolingOffDays: {cooling_off} is below AWS's minimum of "
+            f"{MIN_VAULT_LOCK_COOLING_OFF_DAYS} (0 for no vault lock)"
+        )
+    restore_testing = read.boolean("backupRestoreTesting")
+    restore_testing_schedule = _schedule(read, "backupRestoreTestingSchedule")
+    return BackupSettings(
+        object_lock_mode=cast(
+            "Literal['GOVERNANCE', 'COMPLIANCE']",
+            read.choice("backupObjectLockMode", OBJECT_LOCK_MODES),
+        ),
+        object_lock_days=lock_days,
+        cold_storage_after_days=cold_after,
+        expire_after_days=expire_after,
+        retention_days=retention,
+        copy_region=copy_region or None,
+        vault_lock_cooling_off_days=cooling_off or None,
+        restore_testing_schedule=restore_testing_schedule if restore_testing else None,
+        dump_schedule=_schedule(read, "backupDumpSchedule"),
+        verify_schedule=_schedule(read, "backupVerifySchedule"),
+        plan_schedule=_schedule(read, "backupPlanSchedule"),
+    )
+
+
 def _timing_chain_problems(service: ServiceSettings, lb: LoadBalancerSettings) -> list[str]:
     """Connection and shutdown timings must nest, or requests are cut off mid-flight.
 
@@ -457,9 +539,11 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     read.problems += _timing_chain_problems(service, load_balancer)
     alarms = _read_alarms(read)
     edge = _read_edge(read)
+    backup = _read_backup(read, region)
+    protect_stateful = read.boolean("protectStatefulResources")
     recovery_window = read.integer("secretRecoveryWindowDays", 7, 30)
     secrets = {key: read.secret(key) for key in SECRET_KEYS}
-    rotated_on = {key: read.date(key) for key in ROTATED_ON_KEYS}
+    rotated_on = {key.removesuffix("RotatedOn"): read.date(key) for key in ROTATED_ON_KEYS}
     if read.problems or alarms is None:
         raise InvalidConfigError(pulumi.get_stack(), read.problems)
     return Settings(
@@ -474,6 +558,8 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         load_balancer=load_balancer,
         alarms=alarms,
         edge=edge,
+        backup=backup,
+        protect_stateful=protect_stateful,
         secret_recovery_window_days=recovery_window,
         secrets=secrets,
         rotated_on=rotated_on,

@@ -70,6 +70,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
             "aws:kms/key:Key": lambda name, _: {"keyId": _digest(name)[:32]},
             "aws:secretsmanager/secretVersion:SecretVersion": self._secret_version,
             "aws:cloudwatch/dashboard:Dashboard": self._dashboard,
+            "aws:ecs/taskDefinition:TaskDefinition": self._task_definition,
+            "aws:s3/bucket:Bucket": self._bucket,
         }
         self._functions: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "aws:index/getAvailabilityZones:getAvailabilityZones": self._zones,
@@ -118,7 +120,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
         outputs["name"] = physical
         if type_token.startswith("aws:") and "arn" not in inputs:
             service = _service_of(type_token)
-            outputs["arn"] = f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{service}/{physical}"
+            # pulumi-aws v7 resources take their own `region`; the provider's is the default.
+            region = inputs.get("region") or self.region
+            outputs["arn"] = f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{service}/{physical}"
         return outputs
 
     def _repository(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -168,6 +172,15 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def _secret_version(self, _: str, inputs: dict[str, Any]) -> dict[str, Any]:
         # AWS gives every new value a new version id; a digest of the inputs mimics that.
         return {"versionId": _digest(inputs)[:36]}
+
+    def _bucket(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', name)}{_digest(name)[:12]}"
+        return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+
+    def _task_definition(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        family = inputs.get("family", name)
+        without_revision = f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:task-definition/{family}"
+        return {"arn": f"{without_revision}:1", "arnWithoutRevision": without_revision}
 
     def _dashboard(self, _: str, inputs: dict[str, Any]) -> dict[str, Any]:
         dashboard = inputs.get("dashboardName", "dashboard")

@@ -7,6 +7,7 @@ the recording monitor reads the wire format, where a secret still carries Pulumi
 signature, before the SDK's mock monitor unwraps it.
 """
 
+import asyncio
 import contextlib
 import json
 import runpy
@@ -283,8 +284,20 @@ def stack_config(
     return values, secret_keys
 
 
+def ensure_event_loop() -> None:
+    """Pulumi's runtime runs on the thread's current event loop; make one if there is none.
+
+    `asyncio.run()` (anywhere earlier in the process) leaves the main thread without one.
+    """
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 @contextlib.contextmanager
 def _fresh_runtime(monitor: RecordingMonitor, stack: str) -> Iterator[None]:
+    ensure_event_loop()
     # set_mocks keeps an existing root stack resource; a render needs its own.
     runtime_settings.ROOT.set(None)
     runtime_settings.SETTINGS.outputs.clear()

@@ -32,8 +32,9 @@ SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 
+# A KMS key id or ARN names a key, it does not hold one: `BACKUP_KMS_KEY_ID` stays plain.
 SENSITIVE_NAME_PATTERN = (
-    r"(^|_)(KEY|APIKEY|SECRET|TOKEN|PASSWORD|PASSWD|PWD|DSN|CREDENTIALS?|PRIVATE)(_|$)"
+    r"(^|_)((?<!KMS_)KEY|APIKEY|SECRET|TOKEN|PASSWORD|PASSWD|PWD|DSN|CREDENTIALS?|PRIVATE)(_|$)"
     r"|(^|_)DATABASE_URL$|(^|_)WEBHOOK_URL$"
 )
 

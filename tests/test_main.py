@@ -21,6 +21,7 @@ COMPONENT_TYPES = {
     "miko:edge:SecurityHeaders",
     "miko:observability:Alarms",
     "miko:observability:Dashboard",
+    "miko:backup:Backups",
 }
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 
@@ -96,6 +97,7 @@ def test_exports(stack):
     assert exports["service_name"] == f"miko-{stack}-app"
     assert exports["alarm_topic_arn"].startswith("arn:aws:sns:")
     assert sorted(exports["secret_arns"]) == [
+        "backup-scratch",
         "base44",
         "database",
         "google",
@@ -103,6 +105,8 @@ def test_exports(stack):
         "sentry",
         "supabase",
     ]
+    assert exports["backup_bucket_name"].startswith("backups-dumps-")
+    assert exports["backup_vault_arn"].startswith("arn:aws:backup:")
     assert "@sha256:" in exports["image_ref"]
     assert exports["dashboard_url"].endswith(f"#dashboards:name=miko-{stack}-operations")
 

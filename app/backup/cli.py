@@ -7,6 +7,8 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
@@ -21,23 +23,23 @@ from app.backup.verify import run_verify
 def main(argv: list[str]) -> int:
     arguments = _parser().parse_args(argv)
     command: str = arguments.command
-    with _terminate_as_exit():
+    with _sigterm_raises():
         try:
-            settings = BackupSettings.from_env()
-            result = _run(command, settings, arguments)
+            result = _run(command, BackupSettings.from_env(), arguments)
         except BackupError as failure:
-            _emit(
-                {
-                    "command": command,
-                    "ok": False,
-                    "error": failure.cause,
-                    "message": failure.message,
-                }
-            )
+            _emit(_failure(command, failure.cause, failure.message))
             print(f"backup {command} failed ({failure.cause}): {failure.message}", file=sys.stderr)
             return 1
+        except Exception as bug:
+            # Still one JSON line for the scheduler's log query; the traceback follows on stderr.
+            _emit(_failure(command, "unexpected", f"{type(bug).__name__}: {bug}"))
+            raise
     _emit({"command": command, "ok": True, **result, **_peak_memory()})
     return 0
+
+
+def _failure(command: str, cause: str, message: str) -> dict[str, Any]:
+    return {"command": command, "ok": False, "error": cause, "message": message}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,17 +75,17 @@ def _emit(result: dict[str, Any]) -> None:
     print(json.dumps(result, ensure_ascii=False), flush=True)
 
 
-class _terminate_as_exit:
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
     """SIGTERM (ECS stopping the task) unwinds like an exception, so uploads get aborted."""
-
-    def __enter__(self) -> None:
-        self._previous: Any = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, _interrupted)
-
-    def __exit__(self, *_: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupted(signum: int, _frame: FrameType | None) -> None:

@@ -34,6 +34,8 @@ DUMP_MAGIC = b"PGDMP"  # first bytes of every custom-format archive
 
 @dataclass(frozen=True)
 class Streamed:
+    """What went into the bucket, and the peak RSS of pg_dump while it ran."""
+
     size: int
     sha256: str
     tool_peak_rss_mib: float
@@ -71,7 +73,11 @@ def run_dump(
         "bytes": streamed.size,
         **content.to_json(),
     }
-    storage.write_manifest(client, bucket, key, manifest, settings.kms_key_id)
+    try:
+        storage.write_manifest(client, bucket, key, manifest, settings.kms_key_id)
+    except BaseException:
+        storage.discard(client, bucket, key)
+        raise
     return {
         "bucket": bucket,
         "key": key,

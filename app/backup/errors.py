@@ -15,7 +15,6 @@ Cause = Literal[
     "checksum_mismatch",
     "truncated_dump",
     "size_mismatch",
-    "not_a_dump",
     "dump_too_large",
     "database_unreachable",
     "database_auth_failed",

@@ -30,7 +30,7 @@ _ENV_FOR_PARAMETER = {
     "port": "PGPORT",
     "dbname": "PGDATABASE",
     "user": "PGUSER",
-    "password": "PGPASSWORD",
+    "password": "PGPASSWORD",  # pragma: allowlist secret
     "passfile": "PGPASSFILE",
     "channel_binding": "PGCHANNELBINDING",
     "service": "PGSERVICE",
@@ -56,9 +56,9 @@ _ENV_FOR_PARAMETER = {
     "target_session_attrs": "PGTARGETSESSIONATTRS",
     "load_balance_hosts": "PGLOADBALANCEHOSTS",
 }
-# Never handed to the client tools: they get only the PG* variables built for them.
-_WITHHELD_FROM_CHILD = ("DATABASE_URL", "SCRATCH_DATABASE_URL")
-_WITHHELD_PREFIXES = ("PG", "AWS_")
+# All the client tools inherit from us: the task's other settings (API keys, DSNs, AWS
+# credentials, stray PG* variables) stay out of their environment.
+_INHERITED = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR"})
 
 # Row text depends on these session settings; fixing them makes fingerprints comparable.
 SESSION_SETTINGS = {
@@ -82,7 +82,7 @@ def parse_url(url: str, variable: str) -> dict[str, str]:
 
 
 def child_env(url: str, variable: str, **overrides: str) -> dict[str, str]:
-    """Our environment minus secrets and stray PG*/AWS_* settings, plus PG* for this URL."""
+    """PATH, locale and temp settings from our environment, plus PG* for this URL only."""
     params = parse_url(url, variable) | overrides
     unsupported = sorted(set(params) - set(_ENV_FOR_PARAMETER))
     if unsupported:
@@ -94,7 +94,7 @@ def child_env(url: str, variable: str, **overrides: str) -> dict[str, str]:
     inherited = {
         name: value
         for name, value in os.environ.items()
-        if name not in _WITHHELD_FROM_CHILD and not name.startswith(_WITHHELD_PREFIXES)
+        if name in _INHERITED or name.startswith("LC_")
     }
     return inherited | {_ENV_FOR_PARAMETER[name]: value for name, value in params.items()}
 

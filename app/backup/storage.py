@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -107,6 +107,7 @@ class MultipartUpload:
     kms_key_id: str | None
     metadata: dict[str, str]
     upload_id: str = ""
+    _parts: list[dict[str, Any]] = field(default_factory=list)
 
     def start(self) -> None:
         with s3_call("start the upload", self.bucket, self.key):
@@ -118,7 +119,6 @@ class MultipartUpload:
                 **encryption_args(self.kms_key_id),
             )
         self.upload_id = created["UploadId"]
-        self._parts: list[dict[str, Any]] = []
 
     def upload_part(self, data: bytes) -> None:
         number = len(self._parts) + 1
@@ -133,10 +133,6 @@ class MultipartUpload:
                 Body=data,
             )
         self._parts.append({"PartNumber": number, "ETag": stored["ETag"]})
-
-    @property
-    def part_count(self) -> int:
-        return len(self._parts)
 
     def complete(self) -> None:
         with s3_call("complete the upload", self.bucket, self.key):
@@ -170,6 +166,15 @@ def write_manifest(
             ContentType="application/json",
             **encryption_args(kms_key_id),
         )
+
+
+def discard(client: Any, bucket: str, key: str) -> None:
+    """Best effort removal of a dump whose manifest could not be written (versioning keeps a
+    noncurrent version until the lifecycle expires it)."""
+    try:
+        client.delete_object(Bucket=bucket, Key=key)
+    except (BotoCoreError, ClientError):
+        return
 
 
 def read_manifest(client: Any, bucket: str, key: str) -> dict[str, Any]:

@@ -70,10 +70,6 @@ def endpoint_group(value: str) -> str | None:
     return OTHER
 
 
-def ignored(value: str) -> str | None:
-    return value
-
-
 PROCEDURES = (
     "breast_augmentation",
     "breast_lift",
@@ -110,6 +106,8 @@ class MetricSpec:
     kind: Literal["event", "timing"]
     tags: Mapping[str, TagPolicy]
     dimensions: tuple[str, ...] = ()
+    dropped: frozenset[str] = frozenset()
+    """Tag keys the browser sends that are accepted and discarded (free-form context)."""
 
 
 METRIC_SPECS: dict[str, MetricSpec] = {
@@ -121,8 +119,9 @@ METRIC_SPECS: dict[str, MetricSpec] = {
     ),
     "error_count": MetricSpec(
         "event",
-        {"errorType": bucket(*ERROR_TYPES), "component": ignored, "action": ignored},
+        {"errorType": bucket(*ERROR_TYPES)},
         ("errorType",),
+        dropped=frozenset({"component", "action"}),
     ),
     "booking_completed": MetricSpec(
         "event",
@@ -185,12 +184,14 @@ class ClientMetricsFlush(BaseModel):
 
 def bounded_tags(name: str, tags: Mapping[str, Any]) -> dict[str, str]:
     spec = METRIC_SPECS[name]
-    unknown = sorted(set(tags) - set(spec.tags))
+    unknown = sorted(set(tags) - set(spec.tags) - spec.dropped)
     if unknown:
-        allowed = ", ".join(sorted(spec.tags)) or "none"
+        allowed = ", ".join(sorted({*spec.tags, *spec.dropped})) or "none"
         raise ValueError(f"metric {name!r} does not take tag(s) {unknown}; allowed: {allowed}")
     bounded = {}
     for key, raw in tags.items():
+        if key in spec.dropped:
+            continue
         value = spec.tags[key](str(raw).lower() if isinstance(raw, bool) else str(raw))
         if value is None:
             raise ValueError(f"metric {name!r}: value of tag {key!r} is not one that is accepted")

@@ -12,10 +12,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.types import Scope
 
-from app.logging_setup import utc_timestamp, write_line
+from app.logging_setup import compact_json, utc_timestamp, write_text
 from app.redaction import redact, redact_url
 
 MAX_BATCH_ENTRIES = 100
+MAX_LINE_BYTES = 15_000
+TRUNCATED_MESSAGE_CHARS = 1000
 
 PYTHON_LEVEL_NAMES = {"WARN": "WARNING"}
 
@@ -64,9 +66,23 @@ def log_line(entry: ClientLogEntry, request_id: str | None) -> dict[str, Any]:
     }
 
 
+def bounded_line(fields: dict[str, Any]) -> str:
+    """The JSON line, shortened when needed to stay one CloudWatch event.
+
+    Docker's awslogs driver splits lines above 16 KiB into several events, which would break
+    the JSON; an oversized `data` is replaced by a marker, then the message is cut.
+    """
+    line = compact_json(fields)
+    if len(line.encode()) <= MAX_LINE_BYTES:
+        return line + "\n"
+    fields["data"] = {"truncated": True, "originalChars": len(compact_json(fields["data"]))}
+    fields["message"] = fields["message"][:TRUNCATED_MESSAGE_CHARS]
+    return compact_json(fields) + "\n"
+
+
 def ingest_logs(document: Any, scope: Scope) -> int:
     entries = parse_entries(document)
     request_id = scope.get("state", {}).get("request_id")
     for entry in entries:
-        write_line(log_line(entry, request_id))
+        write_text(bounded_line(log_line(entry, request_id)))
     return len(entries)

@@ -22,7 +22,7 @@ DOCKERFILE = APP / "Dockerfile"
 DOCKERIGNORE = APP / ".dockerignore"
 HADOLINT = Path(sys.executable).parent / "hadolint"
 
-PINNED_BASE = re.compile(r"^python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?$")
+PINNED_BASE = re.compile(r"^python:3\.11\.\d+-slim-trixie(@sha256:[0-9a-f]{64})?$")
 COMPILERS = re.compile(r"\b(build-essential|gcc|g\+\+|clang|make|[\w.+-]+-dev)\b")
 REQUIRED_ENV = {
     "APP_ENV": "production",
@@ -149,11 +149,11 @@ def test_the_final_stage_is_named_and_copies_from_the_builder():
 GOOD = DOCKERFILE.read_text()
 BROKEN = {
     "unpinned base python:3.11-slim": GOOD.replace(
-        "python:3.11.15-slim-bookworm", "python:3.11-slim"
+        "python:3.11.15-slim-trixie", "python:3.11-slim"
     ),
     "final stage runs as root": GOOD.replace("USER 10001:10001", "USER root"),
     "compiler in final stage": GOOD.replace(
-        '"postgresql-client-15=15.*"', '"postgresql-client-15=15.*" build-essential'
+        '"postgresql-client-17=17.*"', '"postgresql-client-17=17.*" build-essential'
     ),
     "CMD is not exec-form": GOOD.replace(
         'CMD ["python", "-m", "app", "serve"]', "CMD python -m app serve"
@@ -165,7 +165,7 @@ BROKEN = {
         flags=re.DOTALL,
     ),
     "ENV APP_ENV": GOOD.replace("APP_ENV=production", "APP_ENV=development"),
-    "no postgresql-client": GOOD.replace('"postgresql-client-15=15.*"', "ca-certificates"),
+    "no postgresql-client": GOOD.replace('"postgresql-client-17=17.*"', "ca-certificates"),
 }
 
 

@@ -5,11 +5,11 @@ import json
 import pytest
 
 from app.ingest.client_metrics import EMF_NAMESPACE, bounded_tags
-from app.ingest.logs import MAX_BATCH_ENTRIES
+from app.ingest.logs import MAX_BATCH_ENTRIES, MAX_LINE_BYTES
 
 pytestmark = pytest.mark.usefixtures("clean_environment")
 
-SECRET = "sk_live_do-not-leak-4242"
+SECRET = "sk_live_do-not-leak-4242"  # pragma: allowlist secret
 
 
 def entry(**changes):
@@ -228,3 +228,19 @@ def test_free_form_tag_values_fold_into_a_bounded_set():
     assert bounded_tags(
         "api_response_time", {"status": "network error", "endpoint": "/unknown"}
     ) == {"status": "error", "endpoint": "other"}
+
+
+def test_an_oversized_entry_stays_one_cloudwatch_event(make_client, capsys):
+    client = make_client(max_body_bytes=1_000_000)
+    big = entry(message="m" * 4000, data={"blob": "é" * 60_000})
+    assert client.post("/api/logs", json=big).status_code == 202
+    line = next(text for text in capsys.readouterr().out.splitlines() if '"client_log"' in text)
+    assert len(line.encode()) <= MAX_LINE_BYTES
+    logged = json.loads(line)
+    assert logged["data"]["truncated"] is True
+    assert logged["message"].startswith("mmm")
+
+
+def test_free_form_error_context_is_accepted_and_dropped():
+    tags = {"errorType": "NetworkError", "component": "Dashboard", "action": "load"}
+    assert bounded_tags("error_count", tags) == {"errorType": "other"}

@@ -57,7 +57,10 @@ def test_depth_is_bounded():
     [
         ("https://a.example/p?token=abc&x=1", f"https://a.example/p?token={REDACTED}&x=1"),
         ("https://a.example/p?API_KEY=abc", f"https://a.example/p?API_KEY={REDACTED}"),
-        ("https://user:pw@a.example/p", f"https://{REDACTED}@a.example/p"),
+        (
+            "https://user:pw@a.example/p",  # pragma: allowlist secret
+            f"https://{REDACTED}@a.example/p",
+        ),
         ("https://a.example/p?step=2", "https://a.example/p?step=2"),
         ("N/A", "N/A"),
     ],

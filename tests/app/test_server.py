@@ -68,7 +68,7 @@ def test_production_without_settings_exits_non_zero_naming_every_variable():
 
 def test_secrets_in_client_logs_never_reach_the_output(service):
     running = service()
-    secret = "pw-should-never-appear-9911"
+    secret = "pw-should-never-appear-9911"  # pragma: allowlist secret
     entry = {
         "timestamp": "2026-01-16T10:00:00Z",
         "level": "ERROR",

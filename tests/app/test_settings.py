@@ -11,7 +11,7 @@ PRODUCTION = {
     "N8N_WEBHOOK_URL": "https://n8n.example.com/webhook/chat",
     "N8N_INSTANCE_ID": "instance-1",
     "GOOGLE_CLIENT_ID": "client.apps.googleusercontent.com",
-    "GOOGLE_API_KEY": "google-api-key-value-456",
+    "GOOGLE_API_KEY": "google-api-key-value-456",  # pragma: allowlist secret
     "BASE44_APP_ID": "base44-app",
     "ALLOWED_ORIGINS": "https://miko.example.com, https://www.miko.example.com",
 }
@@ -98,7 +98,8 @@ def test_malformed_values_are_refused_by_name(monkeypatch, name, value):
 
 
 def test_secrets_never_show(monkeypatch):
-    production_env(monkeypatch, DATABASE_URL="postgresql://u:db-password-789@db/x")
+    database_url = "postgresql://u:db-password-789@db/x"  # pragma: allowlist secret
+    production_env(monkeypatch, DATABASE_URL=database_url)
     settings = Settings()
     shown = repr(settings) + str(settings) + str(settings.model_dump())
     for secret in ("anon-key-value-123", "google-api-key-value-456", "db-password-789"):

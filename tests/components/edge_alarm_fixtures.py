@@ -9,11 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
+
+from plan.render import ensure_event_loop
 
 ACCOUNT_ID = "123456789012"
 REGION = "eu-central-1"
 CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
+ELB_SERVICE_ACCOUNT = "aws:elb/getServiceAccount:getServiceAccount"
+ELB_ACCOUNT_ARN = "arn:aws:iam::054676820928:root"
 
 
 @dataclass
@@ -23,6 +28,7 @@ class Registered:
     inputs: dict[str, Any]
     provider: str
     secret_inputs: frozenset[str]
+    protect: bool = False
 
 
 def _region_of(args: pulumi.runtime.MockResourceArgs) -> str:
@@ -41,6 +47,21 @@ def _computed_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
         }
     if args.typ == "aws:cloudwatch/eventRule:EventRule":
         return {"arn": f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{args.inputs['name']}"}
+    if args.typ == "aws:s3/bucket:Bucket":
+        return {"arn": f"arn:aws:s3:::{args.inputs['bucket']}"}
+    if args.typ == "aws:acm/certificate:Certificate":
+        domain = args.inputs["domainName"]
+        return {
+            "arn": f"arn:aws:acm:{region}:{ACCOUNT_ID}:certificate/{args.name}",
+            "domainValidationOptions": [
+                {
+                    "domainName": domain,
+                    "resourceRecordName": f"_acme.{domain}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": "_check.acm-validations.aws.",
+                }
+            ],
+        }
     return {}
 
 
@@ -70,6 +91,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "id": ACCOUNT_ID,
                 "userId": "AIDATEST",
             }
+        if args.token == ELB_SERVICE_ACCOUNT:
+            return {"arn": ELB_ACCOUNT_ARN, "id": "054676820928"}
         raise AssertionError(f"unexpected invoke {args.token}")
 
     def of_type(self, typ: str) -> list[Registered]:
@@ -79,6 +102,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
         matches = [resource for resource in self.registered if resource.name == name]
         assert len(matches) == 1, f"expected one resource named {name}, got {len(matches)}"
         return matches[0]
+
+
+class ProtectRecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, noting each resource's `protect` option (mocks never see it)."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        for resource in self.recording.registered:
+            if (resource.typ, resource.name) == (request.type, request.name):
+                resource.protect = bool(request.protect)
+        return response
 
 
 def provider_name(reference: str) -> str:
@@ -102,8 +140,15 @@ def _unwrap_secrets(value: Any) -> Any:
 
 def render(build: Callable[[], Any]) -> RecordingMocks:
     """Run `build` (which creates components and may return an Output) under fresh mocks."""
+    ensure_event_loop()
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="miko-platform", stack="test", preview=False)
+    pulumi.runtime.set_mocks(
+        mocks,
+        project="miko-platform",
+        stack="test",
+        preview=False,
+        monitor=ProtectRecordingMonitor(mocks),
+    )
     pulumi.runtime.test(build)()
     return mocks
 

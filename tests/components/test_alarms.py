@@ -49,8 +49,10 @@ CRITICAL_KEYS = {
 }
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+KMS_KEY = "aws:kms/key:Key"
 PAGER_URL = "https://events.example-pager.com/integration/dummy-pager-key-7f3a"
 MAIN_TOPIC_ARN = f"arn:aws:sns:eu-central-1:{ACCOUNT_ID}:miko-prod-alarms"
+WARNING_TOPIC_ARN = f"arn:aws:sns:eu-central-1:{ACCOUNT_ID}:miko-prod-alarms-warning"
 US_EAST_1_TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:miko-prod-alarms-us-east-1"
 EMAILS = ["oncall@example.com", "Lead@Example.com"]
 
@@ -83,6 +85,7 @@ def _render_alarms(
     thresholds: AlarmThresholds = STAGING_THRESHOLDS,
     pager_url: Any = PAGER_URL,
     outputs: dict[str, Any] | None = None,
+    protect: bool = True,
 ) -> RecordingMocks:
     def build():
         main = aws.Provider("main", region="eu-central-1")
@@ -101,6 +104,7 @@ def _render_alarms(
                 alarm_emails=EMAILS,
                 pager_url=pager_url,
                 us_east_1_provider=us_east_1,
+                protect=protect,
             ),
             opts=pulumi.ResourceOptions(providers=[main]),
         )
@@ -108,6 +112,7 @@ def _render_alarms(
         return [
             capture(alarms.alarm_names, sink, "alarm_names"),
             capture(alarms.topic_arn, sink, "topic_arn"),
+            capture(alarms.warning_topic_arn, sink, "warning_topic_arn"),
             capture(alarms.us_east_1_topic_arn, sink, "us_east_1_topic_arn"),
             capture(alarms.health_check_id, sink, "health_check_id"),
         ]
@@ -222,17 +227,40 @@ def test_alarm_names_follow_the_prefix_and_include_the_rollback_alarms(rendered)
     assert set(alarm_names_for_rollback("miko-prod")) <= set(names.values())
 
 
-def test_every_alarm_notifies_its_topic_and_critical_ones_also_on_ok(rendered):
-    for key, alarm in _alarms_by_key(rendered).items():
-        topic = US_EAST_1_TOPIC_ARN if key == "external-health-check" else MAIN_TOPIC_ARN
-        assert alarm.inputs["alarmActions"] == [topic], key
-        if key in CRITICAL_KEYS:
-            assert alarm.inputs["okActions"] == [topic], key
-        else:
-            assert "okActions" not in alarm.inputs, key
+EXPECTED_ROUTES = {
+    "http-5xx-critical": MAIN_TOPIC_ARN,
+    "latency-p95-critical": MAIN_TOPIC_ARN,
+    "no-healthy-hosts": MAIN_TOPIC_ARN,
+    "database-health-failures": MAIN_TOPIC_ARN,
+    "external-health-check": US_EAST_1_TOPIC_ARN,
+    "http-5xx-warning": WARNING_TOPIC_ARN,
+    "latency-p95-warning": WARNING_TOPIC_ARN,
+    "unhealthy-hosts": WARNING_TOPIC_ARN,
+    "ecs-cpu-high": WARNING_TOPIC_ARN,
+    "ecs-memory-high": WARNING_TOPIC_ARN,
+}
 
 
-def test_failed_deployments_reach_the_topic(rendered):
+@pytest.mark.parametrize("key", sorted(EXPECTED_ROUTES))
+def test_each_alarm_notifies_the_topic_of_its_severity(rendered, key):
+    alarm = _alarms_by_key(rendered)[key]
+    topic = EXPECTED_ROUTES[key]
+
+    assert alarm.inputs["alarmActions"] == [topic]
+    if key in CRITICAL_KEYS:
+        assert alarm.inputs["okActions"] == [topic]
+    else:
+        assert "okActions" not in alarm.inputs
+
+
+def test_routing_table_covers_every_metric_alarm_and_criticals_avoid_warning_topic(rendered):
+    assert set(_alarms_by_key(rendered)) == set(EXPECTED_ROUTES)
+    assert {key for key, topic in EXPECTED_ROUTES.items() if topic != WARNING_TOPIC_ARN} == (
+        CRITICAL_KEYS
+    )
+
+
+def test_failed_deployments_reach_the_warning_topic(rendered):
     (rule,) = rendered.of_type("aws:cloudwatch/eventRule:EventRule")
     (target,) = rendered.of_type("aws:cloudwatch/eventTarget:EventTarget")
 
@@ -240,7 +268,7 @@ def test_failed_deployments_reach_the_topic(rendered):
         "eventName": ["SERVICE_DEPLOYMENT_FAILED"]
     }
     assert target.inputs["rule"] == "miko-prod-deployment-failed"
-    assert target.inputs["arn"] == MAIN_TOPIC_ARN
+    assert target.inputs["arn"] == WARNING_TOPIC_ARN
 
 
 def test_5xx_rate_is_metric_math_over_request_count(rendered):
@@ -342,14 +370,19 @@ def test_external_check_alarm_lives_in_us_east_1(rendered):
         assert provider_name(_alarms_by_key(rendered)[other].provider) == "main", other
 
 
-def test_both_topics_are_encrypted_with_their_regions_key(rendered):
-    main_topic = rendered.named("alarms-topic")
+def test_main_region_topics_share_one_key_and_us_east_1_has_its_own(rendered):
+    critical = rendered.named("alarms-topic")
+    warning = rendered.named("alarms-warning-topic")
     east_topic = rendered.named("alarms-us-east-1-topic")
 
-    assert main_topic.inputs["kmsMasterKeyId"].endswith(":key/alarms-key")
+    assert critical.inputs["name"] == "miko-prod-alarms"
+    assert warning.inputs["name"] == "miko-prod-alarms-warning"
+    assert critical.inputs["kmsMasterKeyId"].endswith(":key/alarms-key")
+    assert warning.inputs["kmsMasterKeyId"] == critical.inputs["kmsMasterKeyId"]
     assert east_topic.inputs["kmsMasterKeyId"].startswith("arn:aws:kms:us-east-1:")
     assert provider_name(east_topic.provider) == "us-east-1"
     assert provider_name(rendered.named("alarms-us-east-1-key").provider) == "us-east-1"
+    assert len(rendered.of_type(KMS_KEY)) == 2
     main_key = json.loads(rendered.named("alarms-key").inputs["policy"])
     assert main_key["Statement"][1]["Principal"]["Service"] == [
         "cloudwatch.amazonaws.com",
@@ -358,15 +391,46 @@ def test_both_topics_are_encrypted_with_their_regions_key(rendered):
     assert rendered.named("alarms-key").inputs["enableKeyRotation"] is True
 
 
-def test_both_topics_have_every_email_and_the_pager(rendered):
+def test_only_the_warning_topic_accepts_eventbridge(rendered):
+    def publishers(logical_name: str) -> Any:
+        policy = json.loads(rendered.named(f"{logical_name}-policy").inputs["policy"])
+        return policy["Statement"][0]["Principal"]["Service"]
+
+    assert publishers("alarms-topic") == ["cloudwatch.amazonaws.com"]
+    assert publishers("alarms-us-east-1-topic") == ["cloudwatch.amazonaws.com"]
+    assert publishers("alarms-warning-topic") == [
+        "cloudwatch.amazonaws.com",
+        "events.amazonaws.com",
+    ]
+
+
+def _subscribers_by_topic(mocks: RecordingMocks) -> dict[str, set[tuple[str, str]]]:
     by_topic: dict[str, set[tuple[str, str]]] = {}
-    for subscription in rendered.of_type(SUBSCRIPTION):
+    for subscription in mocks.of_type(SUBSCRIPTION):
         by_topic.setdefault(subscription.inputs["topic"], set()).add(
             (subscription.inputs["protocol"], subscription.inputs["endpoint"])
         )
+    return by_topic
 
-    expected = {("email", email) for email in EMAILS} | {("https", PAGER_URL)}
-    assert by_topic == {MAIN_TOPIC_ARN: expected, US_EAST_1_TOPIC_ARN: expected}
+
+def test_pager_only_on_critical_topics_and_emails_on_every_topic(rendered):
+    emails = {("email", email) for email in EMAILS}
+    paged = emails | {("https", PAGER_URL)}
+
+    assert _subscribers_by_topic(rendered) == {
+        MAIN_TOPIC_ARN: paged,
+        US_EAST_1_TOPIC_ARN: paged,
+        WARNING_TOPIC_ARN: emails,
+    }
+
+
+@pytest.mark.parametrize("protect", [True, False])
+def test_topic_keys_are_protected_as_asked(protect):
+    mocks = _render_alarms(protect=protect)
+
+    keys = mocks.of_type(KMS_KEY)
+    assert len(keys) == 2
+    assert {key.protect for key in keys} == {protect}
 
 
 def test_pager_endpoint_is_secret_and_nowhere_in_plaintext(rendered):
@@ -411,12 +475,13 @@ def test_database_failures_are_counted_from_the_app_logs(rendered):
     assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
-def test_outputs_name_every_alarm_and_both_topics():
+def test_outputs_name_every_alarm_and_every_topic():
     outputs: dict[str, Any] = {}
     _render_alarms(outputs=outputs)
 
     assert set(outputs["alarm_names"]) == PROMISED_KEYS
     assert outputs["alarm_names"]["deployment-failed"] == "miko-prod-deployment-failed"
     assert outputs["topic_arn"] == MAIN_TOPIC_ARN
+    assert outputs["warning_topic_arn"] == WARNING_TOPIC_ARN
     assert outputs["us_east_1_topic_arn"] == US_EAST_1_TOPIC_ARN
     assert outputs["health_check_id"] == "alarms-site-health-check-id"

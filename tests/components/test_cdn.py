@@ -1,7 +1,14 @@
-import re
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    StackValidationArgs,
+)
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from components.cdn import (
     ONE_YEAR_SECONDS,
@@ -10,42 +17,21 @@ from components.cdn import (
     _cache_rules,
     _rate_limit_rules,
 )
+from policies._cf_expression import evaluate, request_fields
+from policies.edge import POLICIES as EDGE_POLICIES
 from tests.components.edge_alarm_fixtures import capture, render
 
 RULESET = "cloudflare:index/ruleset:Ruleset"
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
 DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
-
-# The few Rules-language forms the cache rules use; anything else fails the evaluator.
-STARTS_WITH = re.compile(r'^starts_with\(http\.request\.uri\.path, "([^"]*)"\)$')
-PATH_EQ = re.compile(r'^http\.request\.uri\.path eq "([^"]*)"$')
-EXTENSION_EQ = re.compile(r'^http\.request\.uri\.path\.extension eq "([^"]*)"$')
-EXTENSION_IN = re.compile(r'^http\.request\.uri\.path\.extension in \{((?:"[^"]*" ?)+)\}$')
-
-
-def _extension(path: str) -> str:
-    last = path.rsplit("/", 1)[-1]
-    return last.rsplit(".", 1)[-1].lower() if "." in last else ""
-
-
-def _condition_matches(condition: str, path: str) -> bool:
-    if match := STARTS_WITH.match(condition):
-        return path.startswith(match[1])
-    if match := PATH_EQ.match(condition):
-        return path == match[1]
-    if match := EXTENSION_EQ.match(condition):
-        return _extension(path) == match[1]
-    if match := EXTENSION_IN.match(condition):
-        return _extension(path) in re.findall(r'"([^"]*)"', match[1])
-    raise AssertionError(f"expression form not understood: {condition}")
+API_NEVER_CACHED = "cloudflare-api-never-cached"
 
 
 def _expression_matches(expression: str, path: str) -> bool:
-    """Rules-language subset: `and` binds tighter than `or`, as in Cloudflare's language."""
-    return any(
-        all(_condition_matches(condition, path) for condition in branch.split(" and "))
-        for branch in expression.split(" or ")
-    )
+    """Evaluated by the policy pack's Rules-language evaluator; 'cannot tell' fails the test."""
+    result = evaluate(expression, request_fields(path))
+    assert result is not None, f"expression not understood: {expression}"
+    return result
 
 
 def _effective_cache_settings(rules: list[Any], path: str) -> dict[str, Any]:
@@ -100,6 +86,15 @@ def test_assets_outside_assets_folder_are_not_given_a_year():
     settings = _effective_cache_settings(_cache_rules(), "/logo.png")
 
     assert "edge_ttl" not in settings
+
+
+@pytest.mark.parametrize("ref", ["cache_fingerprinted_assets", "revalidate_html"])
+@pytest.mark.parametrize("path", ["/api", "/api/leads", "/api/page.html", "/health", "/health/db"])
+def test_caching_rules_themselves_never_match_api_or_health(ref, path):
+    rule: Any
+    (rule,) = [rule for rule in _cache_rules() if rule["ref"] == ref]
+
+    assert not _expression_matches(rule["expression"], path)
 
 
 def test_rule_refs_are_unique_and_stable():
@@ -212,3 +207,52 @@ def test_cdn_outputs_site_url_and_ids():
         "cache": "cdn-cache-rules-id",
         "rate_limit": "cdn-rate-limit-rules-id",
     }
+
+
+def _as_policy_resource(resource_type: str, name: str, props: Mapping[str, Any]) -> PolicyResource:
+    """The resource as the policy analyzer hands it over: props behind the unknown proxy."""
+    return PolicyResource(
+        resource_type,
+        unknown_checking_proxy(dict(props)),
+        f"urn:pulumi:test::miko-platform::{resource_type}::{name}",
+        name,
+        PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None),
+        None,
+        None,
+        [],
+        {},
+    )
+
+
+def _api_never_cached_violations(cache_inputs: Mapping[str, Any]) -> list[str]:
+    (policy,) = [policy for policy in EDGE_POLICIES if policy.name == API_NEVER_CACHED]
+    reported: list[str] = []
+
+    def report(message: str, _urn: str | None = None) -> None:
+        reported.append(message)
+
+    policy.validate(
+        StackValidationArgs([_as_policy_resource(RULESET, "cdn-cache-rules", cache_inputs)], {}),
+        report,
+    )
+    return reported
+
+
+def test_cache_ruleset_passes_the_api_never_cached_policy():
+    mocks = render(lambda: Cdn("cdn", _cdn_args()))
+
+    assert _api_never_cached_violations(mocks.named("cdn-cache-rules").inputs) == []
+
+
+def test_api_never_cached_policy_catches_an_html_rule_without_the_exclusion():
+    mocks = render(lambda: Cdn("cdn", _cdn_args()))
+    cache = mocks.named("cdn-cache-rules").inputs
+    rules = [
+        {**rule, "expression": 'http.request.uri.path.extension eq ""'}
+        if rule["ref"] == "revalidate_html"
+        else rule
+        for rule in cache["rules"]
+    ]
+
+    (violation,) = _api_never_cached_violations({**cache, "rules": rules})
+    assert "can match /api/ paths" in violation

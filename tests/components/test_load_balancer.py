@@ -2,9 +2,21 @@
 
 import json
 
-from components.load_balancer import TLS_POLICY, access_log_bucket_policy
+import pytest
+
+from components.load_balancer import (
+    TLS_POLICY,
+    LoadBalancer,
+    LoadBalancerArgs,
+    access_log_bucket_policy,
+)
+from tests.components.edge_alarm_fixtures import ACCOUNT_ID, RecordingMocks, render
 
 LISTENER = "aws:lb/listener:Listener"
+BUCKET = "aws:s3/bucket:Bucket"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+LOG_EXPIRY_DAYS = 45
 
 
 def test_https_listener_uses_the_tls13_policy_and_the_validated_certificate(rendering):
@@ -82,13 +94,19 @@ def test_target_group_checks_health_and_drains(staging, prod):
 
 
 def test_access_logs_only_where_the_stack_asks(staging, prod):
-    assert staging.of_type("aws:s3/bucket:Bucket") == []
+    assert [
+        bucket for bucket in staging.of_type(BUCKET) if bucket.name == "load-balancer-access-logs"
+    ] == []
     assert (
         "accessLogs"
         not in staging.get("aws:lb/loadBalancer:LoadBalancer", "load-balancer-alb").inputs
     )
     alb = prod.get("aws:lb/loadBalancer:LoadBalancer", "load-balancer-alb")
-    bucket = prod.get("aws:s3/bucket:Bucket", "load-balancer-access-logs")
+    bucket = prod.get(BUCKET, "load-balancer-access-logs")
+    # The prod stack protects stateful resources (protectStatefulResources: true).
+    assert bucket.protect is True
+    versioning = prod.get(VERSIONING, "load-balancer-access-logs")
+    assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
     assert alb.inputs["accessLogs"] == {"bucket": bucket.outputs["id"], "enabled": True}
     block = prod.get(
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "load-balancer-access-logs"
@@ -135,3 +153,79 @@ def test_access_log_policy_lets_elb_write_only_this_accounts_prefix():
     }
     assert {s["Resource"] for s in writers} == {"arn:aws:s3:::logs/AWSLogs/111122223333/*"}
     assert {s["Action"] for s in writers} == {"s3:PutObject"}
+
+
+def _render_load_balancer(*, access_logs: bool = True, protect: bool = True) -> RecordingMocks:
+    """The component alone under mocks, independent of how __main__ wires it."""
+    return render(
+        lambda: LoadBalancer(
+            "load-balancer",
+            LoadBalancerArgs(
+                prefix="miko-prod",
+                account_id=ACCOUNT_ID,
+                vpc_id="vpc-1",
+                public_subnet_ids=["subnet-a", "subnet-b"],
+                security_group_id="sg-alb",
+                site_domain="www.example.com",
+                cloudflare_zone_id="zone-1",
+                idle_timeout_seconds=60,
+                deregistration_delay_seconds=30,
+                deletion_protection=True,
+                access_logs=access_logs,
+                access_log_expiry_days=LOG_EXPIRY_DAYS,
+                protect=protect,
+            ),
+        )
+    )
+
+
+def test_access_log_bucket_is_versioned():
+    mocks = _render_load_balancer()
+
+    (bucket,) = mocks.of_type(BUCKET)
+    (versioning,) = mocks.of_type(VERSIONING)
+    assert bucket.inputs["bucket"] == f"miko-prod-alb-logs-{ACCOUNT_ID}"
+    assert versioning.inputs["bucket"] == "load-balancer-access-logs-id"
+    assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
+
+
+def test_noncurrent_log_versions_expire_with_the_current_ones():
+    mocks = _render_load_balancer()
+
+    (lifecycle,) = mocks.of_type(LIFECYCLE)
+    (rule,) = lifecycle.inputs["rules"]
+    assert rule["status"] == "Enabled"
+    assert rule["expiration"]["days"] == LOG_EXPIRY_DAYS
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": LOG_EXPIRY_DAYS}
+
+
+@pytest.mark.parametrize("protect", [True, False])
+def test_access_log_bucket_is_protected_as_asked(protect):
+    mocks = _render_load_balancer(protect=protect)
+
+    (bucket,) = mocks.of_type(BUCKET)
+    assert bucket.protect is protect
+    # Only the bucket holds the logs; its settings can be recreated freely.
+    assert not any(resource.protect for resource in mocks.registered if resource.typ != BUCKET)
+
+
+def test_access_log_bucket_keeps_encryption_public_block_and_tls_policy():
+    mocks = _render_load_balancer()
+
+    (encryption,) = mocks.of_type(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
+    rule = encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert rule["sseAlgorithm"] == "AES256"
+    block = mocks.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[0]
+    assert block.inputs["restrictPublicBuckets"] is True
+    policy = json.loads(mocks.of_type("aws:s3/bucketPolicy:BucketPolicy")[0].inputs["policy"])
+    (deny,) = [statement for statement in policy["Statement"] if statement["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_no_access_logs_means_no_bucket_to_version_or_protect():
+    mocks = _render_load_balancer(access_logs=False)
+
+    assert mocks.of_type(BUCKET) == []
+    assert mocks.of_type(VERSIONING) == []

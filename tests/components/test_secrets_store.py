@@ -1,5 +1,6 @@
 """The KMS key and the per-integration secrets, and the container's valueFrom entries."""
 
+import datetime
 import json
 
 import pulumi
@@ -16,6 +17,8 @@ from components.settings import INTEGRATION_SECRETS
 from plan.mocks import PlatformMocks
 
 from .conftest import DUMMY_SECRETS
+
+ROTATED_ON = {key: datetime.date(2026, 11, 20) for key in DUMMY_SECRETS}
 
 
 def test_key_rotates_and_has_an_alias(rendering):
@@ -92,6 +95,8 @@ def test_secret_json_keys_are_the_container_variables(component_mocks):
                 key: pulumi.Output.secret(value) for key, value in DUMMY_SECRETS.items()
             },
             recovery_window_days=7,
+            rotated_on=ROTATED_ON,
+            protect=False,
             integrations={"supabase": INTEGRATION_SECRETS["supabase"]},
         ),
     )
@@ -102,4 +107,32 @@ def test_secret_json_keys_are_the_container_variables(component_mocks):
         assert all(entry["valueFrom"].startswith("arn:aws:secretsmanager:") for entry in secrets)
         assert set(version_ids) == {"supabase"}
 
-    return pulumi.Output.all(store.container_secrets, store.version_ids).apply(check)
+    scope = store.scope(["supabase"])
+    return pulumi.Output.all(scope.container_secrets, scope.version_ids).apply(check)
+
+
+def test_each_secret_is_tagged_with_its_oldest_rotation_date(render_with):
+    rendering = render_with("prod", {"supabaseAnonKeyRotatedOn": "2026-09-01"})
+    tags = {
+        r.name: r.inputs["tags"]["rotated-on"]
+        for r in rendering.of_type("aws:secretsmanager/secret:Secret")
+    }
+    assert tags["secrets-supabase"] == "2026-09-01"
+    assert tags["secrets-n8n"] == "2026-11-20"
+
+
+def test_key_and_secrets_are_protected_where_the_stack_asks(rendering):
+    expected = rendering.stack == "prod"
+    stateful = [
+        *rendering.of_type("aws:secretsmanager/secret:Secret"),
+        rendering.get("aws:kms/key:Key", "secrets-key"),
+    ]
+    assert {resource.protect for resource in stateful} == {expected}
+
+
+def test_a_scope_sees_only_its_integrations(rendering):
+    app = rendering.get("aws:ecs/taskDefinition:TaskDefinition", "app-task")
+    [container] = json.loads(app.inputs["containerDefinitions"])
+    names = {entry["name"] for entry in container["secrets"]}
+    assert "SCRATCH_DATABASE_URL" not in names
+    assert "DATABASE_URL" in names

@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 
 from components.service import container_definitions, deployment_trigger, execution_role_policy
-from components.settings import INTEGRATION_SECRETS
+from components.settings import APP_INTEGRATIONS, INTEGRATION_SECRETS
 
 from .conftest import DUMMY_SECRETS
 
 SECRET_VARIABLES = sorted(
-    variable for variables in INTEGRATION_SECRETS.values() for variable in variables
+    variable for name in APP_INTEGRATIONS for variable in INTEGRATION_SECRETS[name]
 )
 
 
@@ -176,9 +176,8 @@ def test_execution_role_reads_only_this_services_secrets_and_key(rendering):
         rendering.get("aws:iam/rolePolicy:RolePolicy", "app-execution").inputs["policy"]
     )
     by_action = {json.dumps(s["Action"]): s["Resource"] for s in policy["Statement"]}
-    assert sorted(by_action['"secretsmanager:GetSecretValue"']) == sorted(
-        rendering.exports["secret_arns"].values()
-    )
+    app_secret_arns = [rendering.exports["secret_arns"][name] for name in APP_INTEGRATIONS]
+    assert sorted(by_action['"secretsmanager:GetSecretValue"']) == sorted(app_secret_arns)
     assert (
         by_action['"kms:Decrypt"'] == rendering.get("aws:kms/key:Key", "secrets-key").outputs["arn"]
     )

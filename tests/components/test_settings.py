@@ -102,6 +102,46 @@ def config_problems(stack: str, config: dict[str, object], secrets=None) -> str:
             {"http5xxWarningPercent": "6"},
             "http_5xx_warning_percent must be below http_5xx_critical_percent",
         ),
+        (
+            "prod",
+            {"backupRetentionDays": 14},
+            "backupRetentionDays: 14 is below backupRetentionFloorDays 35",
+        ),
+        (
+            "staging",
+            {"backupObjectLockMode": "LEGAL_HOLD"},
+            "backupObjectLockMode: 'LEGAL_HOLD' is not one of GOVERNANCE, COMPLIANCE",
+        ),
+        (
+            "prod",
+            {"backupExpireAfterDays": 30},
+            "backupExpireAfterDays: 30 is below backupObjectLockDays 35",
+        ),
+        (
+            "staging",
+            {"backupColdStorageAfterDays": 35},
+            "backupColdStorageAfterDays: 35 must be below backupExpireAfterDays 35",
+        ),
+        (
+            "prod",
+            {"backupCopyRegion": "us-west-2"},
+            "backupCopyRegion: 'us-west-2' must be another AWS region than 'us-west-2'",
+        ),
+        (
+            "prod",
+            {"backupVaultLockCoolingOffDays": 2},
+            "backupVaultLockCoolingOffDays: 2 is below AWS's minimum of 3",
+        ),
+        (
+            "staging",
+            {"backupDumpSchedule": "every day at 3"},
+            "backupDumpSchedule: 'every day at 3' is not a cron(...) or rate(...) expression",
+        ),
+        (
+            "prod",
+            {"protectStatefulResources": "yes"},
+            "protectStatefulResources: expected true or false, got 'yes'",
+        ),
     ],
 )
 def test_each_mistake_is_named(stack, config, expected):

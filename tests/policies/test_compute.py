@@ -98,6 +98,15 @@ def test_secret_looking_plain_variable_is_reported_without_its_value(run_resourc
     assert value not in messages[0]
 
 
+def test_a_kms_key_id_is_not_a_secret(run_resource):
+    key_id = {"name": "BACKUP_KMS_KEY_ID", "value": "arn:aws:kms:us-west-2:123456789012:key/k"}
+    environment = [*GOOD_CONTAINER["environment"], key_id]
+    messages = run_resource(
+        "ecs-task-no-plaintext-secrets", TASK_DEFINITION, task_definition(environment=environment)
+    )
+    assert messages == []
+
+
 def test_jwt_value_looks_like_a_credential():
     header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"  # pragma: allowlist secret
     payload = "eyJyb2xlIjoiYW5vbiIsImlzcyI6InN1cGFiYXNlIn0"  # pragma: allowlist secret

@@ -75,7 +75,7 @@ def s3(isolated_env, moto_endpoint):
     isolated_env.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     isolated_env.setenv("AWS_ACCESS_KEY_ID", "testing")
     isolated_env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    return boto3.client("s3")
+    return boto3.session.Session().client("s3")
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 SUPERUSER = "miko_admin"
 # Characters that must survive URL decoding and reach pg_dump intact.
-SUPERUSER_PASSWORD = "p@ss:w/rd%-" + os.urandom(6).hex()
+SUPERUSER_PASSWORD = "p@ss:w/rd%-" + os.urandom(6).hex()  # pragma: allowlist secret
 
 
 class ClusterUnavailable(RuntimeError):

@@ -10,6 +10,9 @@ import time
 
 import pytest
 
+from app.backup import storage
+from app.backup.errors import BackupError
+
 pytestmark = pytest.mark.postgres
 
 
@@ -59,6 +62,11 @@ def test_corrupted_dump_is_a_checksum_mismatch(job, dumped_key, run_backup):
     job.write(dumped_key, bytes(body))
 
     _assert_failed(run_backup("verify"), "checksum_mismatch", "checksum mismatch", dumped_key)
+    with job.source.connect() as connection:
+        scratch = connection.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'miko_verify_%'"
+        ).fetchall()
+    assert scratch == []  # the scratch database is dropped on failure too
 
 
 def test_truncated_dump_is_named(job, dumped_key, run_backup):
@@ -173,7 +181,8 @@ def test_missing_configuration(job, run_backup):
 
 
 def test_invalid_url_is_refused_without_echoing_it(job, run_backup):
-    job.env.setenv("DATABASE_URL", "postgresql://u:hunter2-secret@db/app?no_such_option=1")
+    invalid = "postgresql://u:hunter2-secret@db/app?no_such_option=1"  # pragma: allowlist secret
+    job.env.setenv("DATABASE_URL", invalid)
 
     run = run_backup("dump")
 
@@ -210,3 +219,13 @@ def _first_part_uploaded(job):
         job.s3.list_parts(Bucket=job.bucket, Key=up["Key"], UploadId=up["UploadId"]).get("Parts")
         for up in uploads
     )
+
+
+def test_manifest_that_cannot_be_written_takes_the_dump_with_it(job, monkeypatch, run_backup):
+    def refuse(*args):
+        raise BackupError("access_denied", "access denied: cannot write the manifest")
+
+    monkeypatch.setattr(storage, "write_manifest", refuse)
+
+    _assert_failed(run_backup("dump"), "access_denied", "manifest")
+    assert job.leftovers() == ([], [])

@@ -156,7 +156,7 @@ def test_verify_skips_a_newest_dump_that_never_finished(job, run_backup):
 
 
 def test_large_dump_is_uploaded_in_parts_with_kms_encryption(job, run_backup):
-    key_id = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    key_id = boto3.session.Session().client("kms").create_key()["KeyMetadata"]["KeyId"]
     job.env.setenv("BACKUP_KMS_KEY_ID", key_id)
     with job.source.connect() as connection:
         connection.execute(

@@ -1,108 +1,38 @@
-"""Health endpoints: liveness, database reachability and the external APIs.
-
-`/health` calls nothing. `/health/db` runs the Supabase REST count query (as the front end's
-health check does) and, when DATABASE_URL is set, a Postgres `SELECT 1`. `/health/apis` runs
-n8n (the webhook POST `{"type": "health_check"}`), Google and Supabase. The Google check is a
-reachability probe only: a HEAD of the Calendar API discovery document (no key sent, no quota
-used); any answer below 500 means Google's API front end is reachable.
-
-Checks run concurrently, each under its own timeout, and the endpoint waits at most the overall
-budget, so a hanging dependency costs one budget, not the sum. Concurrent requests to the same
-endpoint share one run, so a burst of probes does not multiply the calls to dependencies.
-Results: a check raising or timing out is `error`, a dependency answering with a failure is
-`unhealthy`, a missing setting is `unconfigured`. Overall for APIs (the assessment's rule): any
-error -> `error`, else any unhealthy -> `degraded`, else `healthy`.
-
-A failing database check logs one line with the stable fields
-`{"event": "health_check", "check": "database", "target": "supabase"|"postgres",
-"status": "unhealthy"|"error"}` for a CloudWatch metric filter.
-"""
+"""The dependency checks: one shared HTTP client, a timeout each, an overall budget."""
 
 import asyncio
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import psycopg
-from pydantic import BaseModel
-from starlette.types import Receive, Scope, Send
 
-from app.errors import method_not_allowed, send_json
+from app.health.models import (
+    ApiServices,
+    ApisHealth,
+    CheckStatus,
+    DatabaseHealth,
+    DependencyCheck,
+    overall_api_status,
+    overall_database_status,
+    unconfigured,
+)
 from app.logging_setup import utc_timestamp
 from app.metrics import observe_dependency
 from app.settings import Settings
 
-CheckStatus = Literal["healthy", "unhealthy", "unconfigured", "error"]
 Probe = Callable[[], Awaitable[tuple[CheckStatus, str, int | None]]]
 MAX_MESSAGE = 300
+CANCEL_WAIT_SECONDS = 1.0
 
 logger = logging.getLogger("app.health")
 
 
-class DependencyCheck(BaseModel):
-    status: CheckStatus
-    responseTimeMs: float | None
-    message: str
-    statusCode: int | None = None
-
-
-class Liveness(BaseModel):
-    status: Literal["healthy"]
-    version: str
-    environment: str
-    uptimeSeconds: float
-
-
-class DatabaseHealth(BaseModel):
-    status: CheckStatus
-    responseTimeMs: float
-    message: str
-    checks: dict[Literal["supabase", "postgres"], DependencyCheck]
-
-
-class ApiServices(BaseModel):
-    supabase: DependencyCheck
-    n8n: DependencyCheck
-    googleCalendar: DependencyCheck
-
-
-class ApisHealth(BaseModel):
-    status: Literal["healthy", "degraded", "error"]
-    timestamp: str
-    responseTimeMs: float
-    version: str
-    environment: str
-    services: ApiServices
-
-
 def elapsed_ms(started_at: float) -> float:
     return round((time.perf_counter() - started_at) * 1000, 1)
-
-
-def unconfigured(what: str) -> DependencyCheck:
-    return DependencyCheck(status="unconfigured", responseTimeMs=None, message=f"{what} not set")
-
-
-def overall_api_status(statuses: list[CheckStatus]) -> Literal["healthy", "degraded", "error"]:
-    if "error" in statuses:
-        return "error"
-    if "unhealthy" in statuses:
-        return "degraded"
-    return "healthy"
-
-
-def overall_database_status(checks: dict[str, DependencyCheck]) -> CheckStatus:
-    statuses = [check.status for check in checks.values() if check.status != "unconfigured"]
-    if not statuses:
-        return "unconfigured"
-    if "error" in statuses:
-        return "error"
-    if "unhealthy" in statuses:
-        return "unhealthy"
-    return "healthy"
 
 
 def http_verdict(response: httpx.Response) -> tuple[CheckStatus, str, int | None]:
@@ -138,6 +68,12 @@ class HealthChecks:
         )
 
     async def close(self) -> None:
+        """Cancel runs still in flight (their callers are gone by now), then close the client."""
+        runs = list(self.inflight.values())
+        for run in runs:
+            run.cancel()
+        if runs:
+            await asyncio.wait(runs, timeout=CANCEL_WAIT_SECONDS)
         if self.client is not None:
             await self.client.aclose()
 
@@ -234,9 +170,11 @@ class HealthChecks:
         self, checks: dict[str, Callable[[], Awaitable[DependencyCheck]]]
     ) -> dict[str, DependencyCheck]:
         tasks = {name: asyncio.ensure_future(check()) for name, check in checks.items()}
-        done, pending = await asyncio.wait(tasks.values(), timeout=self.budget)
-        for task in pending:
-            task.cancel()
+        try:
+            done, _ = await asyncio.wait(tasks.values(), timeout=self.budget)
+        finally:
+            for task in tasks.values():  # those past the budget, or all when this run is cancelled
+                task.cancel()
         return {
             name: task.result()
             if task in done
@@ -313,32 +251,3 @@ def log_failure(check: str, target: str, result: DependencyCheck) -> None:
             }
         },
     )
-
-
-class HealthEndpoints:
-    """The three ASGI endpoints over one HealthChecks."""
-
-    def __init__(self, checks: HealthChecks) -> None:
-        self.checks = checks
-
-    async def liveness(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            await method_not_allowed(scope, send, "GET, HEAD")
-            return
-        await send_json(scope, send, 200, self.checks.liveness())
-
-    async def database(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            await method_not_allowed(scope, send, "GET, HEAD")
-            return
-        result: DatabaseHealth = await self.checks.shared("database", self.checks.database)
-        status = 200 if result.status in ("healthy", "unconfigured") else 503
-        await send_json(scope, send, status, result.model_dump(mode="json"))
-
-    async def apis(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            await method_not_allowed(scope, send, "GET, HEAD")
-            return
-        result: ApisHealth = await self.checks.shared("apis", self.checks.apis)
-        status = 503 if result.status == "error" else 200
-        await send_json(scope, send, status, result.model_dump(mode="json"))

@@ -1,0 +1,110 @@
+"""The platform's own backups of the application database, proven by restoring them.
+
+Three parts: the locked dump bucket, the scheduled dump and verify tasks, and AWS Backup
+protecting the bucket (daily recovery points, optional cross-region copy and vault lock).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+from components.backup_bucket import BackupBucket, BackupBucketArgs
+from components.backup_jobs import BackupJobs, BackupJobsArgs
+from components.backup_vault import BackupVault, BackupVaultArgs
+from components.settings import BackupSettings
+
+
+@dataclass
+class BackupsArgs:
+    prefix: str
+    region: str
+    settings: BackupSettings
+    protect: bool
+    cluster_arn: pulumi.Input[str]
+    image_ref: pulumi.Input[str]
+    repository_arn: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    """Security group of the tasks: egress to the database and to AWS APIs."""
+    database_secret_arn: pulumi.Input[str]
+    scratch_database_secret_arn: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
+    """Key of the secrets; it also encrypts the job's log group."""
+    log_retention_days: int
+    alarm_topic_arn: pulumi.Input[str]
+
+
+class Backups(pulumi.ComponentResource):
+    bucket_name: pulumi.Output[str]
+    """Name of the dump bucket."""
+    vault_arn: pulumi.Output[str]
+    """ARN of the AWS Backup vault."""
+    alarm_names: pulumi.Output[dict[str, str]]
+    """Alarm name by key (backup-dump-failed, backup-verify-failed)."""
+
+    def __init__(
+        self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("miko:backup:Backups", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        backup = args.settings
+        bucket = BackupBucket(
+            f"{name}-dumps",
+            BackupBucketArgs(
+                object_lock_mode=backup.object_lock_mode,
+                object_lock_days=backup.object_lock_days,
+                cold_storage_after_days=backup.cold_storage_after_days,
+                expire_after_days=backup.expire_after_days,
+                protect=args.protect,
+            ),
+            opts=child,
+        )
+        jobs = BackupJobs(
+            f"{name}-jobs",
+            BackupJobsArgs(
+                prefix=args.prefix,
+                region=args.region,
+                cluster_arn=args.cluster_arn,
+                image_ref=args.image_ref,
+                repository_arn=args.repository_arn,
+                private_subnet_ids=args.private_subnet_ids,
+                security_group_id=args.security_group_id,
+                bucket_name=bucket.bucket_name,
+                bucket_arn=bucket.bucket_arn,
+                bucket_key_arn=bucket.key_arn,
+                database_secret_arn=args.database_secret_arn,
+                scratch_database_secret_arn=args.scratch_database_secret_arn,
+                secrets_key_arn=args.secrets_key_arn,
+                log_key_arn=args.secrets_key_arn,
+                log_retention_days=args.log_retention_days,
+                alarm_topic_arn=args.alarm_topic_arn,
+                dump_schedule=backup.dump_schedule,
+                verify_schedule=backup.verify_schedule,
+            ),
+            opts=child,
+        )
+        vault = BackupVault(
+            f"{name}-vault",
+            BackupVaultArgs(
+                bucket_arn=bucket.bucket_arn,
+                retention_days=backup.retention_days,
+                schedule=backup.plan_schedule,
+                copy_region=backup.copy_region,
+                vault_lock_cooling_off_days=backup.vault_lock_cooling_off_days,
+                restore_testing_schedule=backup.restore_testing_schedule,
+                alarm_topic_arn=args.alarm_topic_arn,
+                protect=args.protect,
+            ),
+            opts=child,
+        )
+        self.bucket_name = bucket.bucket_name
+        self.vault_arn = vault.vault_arn
+        self.alarm_names = jobs.alarm_names
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "vault_arn": self.vault_arn,
+                "alarm_names": self.alarm_names,
+            }
+        )

@@ -1,0 +1,166 @@
+"""Backups: the locked dump bucket, the scheduled jobs and AWS Backup, per stack."""
+
+import json
+
+from components.backup_jobs import job_policy, scheduler_policy, success_filter_pattern
+from components.backup_vault import failed_job_event_pattern
+
+BUCKET = "aws:s3/bucket:Bucket"
+LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
+VAULT = "aws:backup/vault:Vault"
+PLAN = "aws:backup/plan:Plan"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+RULE = "aws:cloudwatch/eventRule:EventRule"
+TASK = "aws:ecs/taskDefinition:TaskDefinition"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+
+EXPECTED = {
+    "staging": {"mode": "GOVERNANCE", "days": 7, "retention": 7, "copy": None, "lock": None},
+    "prod": {"mode": "COMPLIANCE", "days": 35, "retention": 35, "copy": "us-east-2", "lock": 7},
+}
+
+
+def test_dump_bucket_is_locked_per_stack(rendering):
+    expected = EXPECTED[rendering.stack]
+    bucket = rendering.get(BUCKET, "backups-dumps-bucket")
+    assert bucket.inputs["objectLockEnabled"] is True
+    retention = rendering.get(LOCK, "backups-dumps-object-lock").inputs["rule"]
+    assert retention["defaultRetention"] == {"mode": expected["mode"], "days": expected["days"]}
+
+
+def test_dump_bucket_is_private_versioned_encrypted_and_tls_only(rendering):
+    bucket_id = rendering.get(BUCKET, "backups-dumps-bucket").outputs["id"]
+    versioning = rendering.named("backups-dumps-versioning").inputs
+    assert versioning["versioningConfiguration"] == {"status": "Enabled"}
+    block = rendering.named("backups-dumps-public-access-block").inputs
+    assert all(block[flag] is True for flag in ("blockPublicAcls", "blockPublicPolicy"))
+    assert all(block[flag] is True for flag in ("ignorePublicAcls", "restrictPublicBuckets"))
+    encryption = rendering.named("backups-dumps-encryption").inputs["rules"][0]
+    default = encryption["applyServerSideEncryptionByDefault"]
+    assert default["sseAlgorithm"] == "aws:kms"
+    assert default["kmsMasterKeyId"] == rendering.named("backups-dumps-key").outputs["arn"]
+    policy = json.loads(rendering.named("backups-dumps-tls-only").inputs["policy"])
+    [deny] = policy["Statement"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert versioning["bucket"] == bucket_id
+
+
+def test_lifecycle_moves_dumps_to_cold_storage_then_expires_them(rendering):
+    rules = rendering.named("backups-dumps-lifecycle").inputs["rules"]
+    dumps = next(rule for rule in rules if rule["id"] == "dumps")
+    assert dumps["transitions"] == [{"days": 30, "storageClass": "GLACIER_IR"}]
+    assert dumps["expiration"]["days"] == {"staging": 35, "prod": 400}[rendering.stack]
+    aborts = next(rule for rule in rules if rule["id"] == "abort-incomplete-uploads")
+    assert aborts["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
+
+
+def test_aws_backup_plan_retention_and_copy_per_stack(rendering):
+    expected = EXPECTED[rendering.stack]
+    [rule] = rendering.get(PLAN, "backups-vault-plan").inputs["rules"]
+    assert rule["lifecycle"] == {"deleteAfter": expected["retention"]}
+    copy_vaults = [v for v in rendering.of_type(VAULT) if v.name == "backups-vault-copy-vault"]
+    if expected["copy"] is None:
+        assert not copy_vaults
+        assert not rule.get("copyActions")
+    else:
+        [copy_vault] = copy_vaults
+        assert copy_vault.inputs["region"] == expected["copy"]
+        [action] = rule["copyActions"]
+        assert action["destinationVaultArn"] == copy_vault.outputs["arn"]
+
+
+def test_vault_lock_only_where_asked_with_a_cooling_off_period(rendering):
+    expected = EXPECTED[rendering.stack]
+    locks = rendering.of_type("aws:backup/vaultLockConfiguration:VaultLockConfiguration")
+    if expected["lock"] is None:
+        assert locks == []
+        return
+    assert {lock.inputs["changeableForDays"] for lock in locks} == {expected["lock"]}
+    assert {lock.inputs["minRetentionDays"] for lock in locks} == {expected["retention"]}
+    assert len(locks) == 2  # the primary vault and its cross-region copy
+
+
+def test_vaults_are_encrypted_with_their_own_rotating_keys(rendering):
+    for vault in rendering.of_type(VAULT):
+        key = rendering.named(vault.name.removesuffix("-vault") + "-vault-key")
+        assert vault.inputs["kmsKeyArn"] == key.outputs["arn"]
+        assert key.inputs["enableKeyRotation"] is True
+
+
+def test_restore_testing_only_in_prod(rendering):
+    plans = rendering.of_type("aws:backup/restoreTestingPlan:RestoreTestingPlan")
+    assert len(plans) == (1 if rendering.stack == "prod" else 0)
+
+
+def test_stateful_backup_resources_are_protected_in_prod_only(rendering):
+    stateful = [
+        rendering.get(BUCKET, "backups-dumps-bucket"),
+        rendering.named("backups-dumps-key"),
+        *rendering.of_type(VAULT),
+    ]
+    assert {resource.protect for resource in stateful} == {rendering.stack == "prod"}
+
+
+def test_dump_and_verify_run_on_schedules_as_private_fargate_tasks(rendering):
+    cluster_arn = rendering.named("app-cluster").outputs["arn"]
+    for command in ("dump", "verify"):
+        schedule = rendering.get(
+            "aws:scheduler/schedule:Schedule", f"backups-jobs-{command}"
+        ).inputs
+        target = schedule["target"]
+        assert target["arn"] == cluster_arn
+        ecs = target["ecsParameters"]
+        assert ecs["launchType"] == "FARGATE"
+        assert ecs["networkConfiguration"]["assignPublicIp"] is False
+        task = rendering.get(TASK, f"backups-jobs-{command}")
+        assert ecs["taskDefinitionArn"] == task.outputs["arnWithoutRevision"]
+        [container] = json.loads(task.inputs["containerDefinitions"])
+        assert container["command"] == ["python", "-m", "app", "backup", command]
+        assert container["readonlyRootFilesystem"] is True
+        secrets = {entry["name"] for entry in container["secrets"]}
+        assert "DATABASE_URL" in secrets
+        assert ("SCRATCH_DATABASE_URL" in secrets) == (command == "verify")
+        environment = {entry["name"] for entry in container["environment"]}
+        assert not environment & secrets
+
+
+def test_missed_or_failed_backups_raise_alarms_on_the_warning_topic(rendering):
+    warning_topic = rendering.named("alarms-warning-topic").outputs["arn"]
+    for key, days in (("backup-dump-failed", 1), ("backup-verify-failed", 7)):
+        alarm = rendering.get(ALARM, f"backups-jobs-{key}")
+        assert alarm.inputs["tags"] == {"alarm": key}
+        assert alarm.inputs["alarmActions"] == [warning_topic]
+        assert alarm.inputs["treatMissingData"] == "breaching"
+        assert alarm.inputs["evaluationPeriods"] == days
+    rule = rendering.get(RULE, "backups-vault-job-failed")
+    assert rule.inputs["tags"] == {"alarm": "backup-job-failed"}
+    target = rendering.named("backups-vault-job-failed-topic")
+    assert target.inputs["arn"] == warning_topic
+
+
+def test_job_policy_can_write_and_read_dumps_but_never_destroy_a_version():
+    policy = json.loads(job_policy("arn:aws:s3:::dumps", "arn:aws:kms:key"))
+    actions = {action for statement in policy["Statement"] for action in statement["Action"]}
+    assert {"s3:PutObject", "s3:GetObject", "s3:ListBucket", "kms:GenerateDataKey"} <= actions
+    assert not actions & {"s3:DeleteObjectVersion", "s3:BypassGovernanceRetention", "s3:*"}
+
+
+def test_scheduler_may_run_only_the_backup_tasks():
+    policy = json.loads(scheduler_policy(["arn:td/dump"], ["arn:role/task"]))
+    run_task = next(s for s in policy["Statement"] if s["Action"] == ["ecs:RunTask"])
+    assert run_task["Resource"] == ["arn:td/dump:*"]
+
+
+def test_success_filter_matches_the_jobs_result_line():
+    assert success_filter_pattern("dump") == '{ ($.command = "dump") && ($.ok IS TRUE) }'
+
+
+def test_failed_job_pattern_covers_backup_copy_and_restore_jobs():
+    pattern = json.loads(failed_job_event_pattern())
+    assert pattern["source"] == ["aws.backup"]
+    assert set(pattern["detail-type"]) == {
+        "Backup Job State Change",
+        "Copy Job State Change",
+        "Restore Job State Change",
+    }
+    assert "FAILED" in pattern["detail"]["state"]
