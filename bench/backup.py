@@ -30,7 +30,7 @@ from moto.server import ThreadedMotoServer
 from psycopg import sql
 
 from app.backup.memory import PeakMemory
-from tests.app.backup.pg_cluster import PgCluster
+from tests.pg_cluster import PgCluster
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEFAULT_SIZES = (250_000, 1_000_000)

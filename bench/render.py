@@ -8,13 +8,13 @@ import statistics
 import sys
 import time
 
-from components.settings import SECRET_KEYS
+from plan.placeholders import placeholder_secrets
 from plan.render import Rendering, render_stack
 
 STACKS = ("staging", "prod")
 TARGET_SECONDS = 3.0
 WARM_RUNS = 3
-PLACEHOLDER_SECRETS = {key: f"bench-placeholder-{key}" for key in SECRET_KEYS}
+PLACEHOLDER_SECRETS = placeholder_secrets()
 
 
 def timed_render(stack: str) -> tuple[float, Rendering]:

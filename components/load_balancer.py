@@ -39,6 +39,9 @@ class LoadBalancerArgs:
     """Protect the access-log bucket from deletion by an update."""
 
 
+INTERNAL_PATHS = ("/metrics", "/metrics/*")
+
+
 def access_log_bucket_policy(bucket_arn: str, account_id: str, elb_account_arn: str) -> str:
     """ELB may write this account's log prefix; nobody may use the bucket without TLS.
 
@@ -138,6 +141,31 @@ class LoadBalancer(pulumi.ComponentResource):
             certificate_arn=certificate_arn,
             default_actions=[
                 aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
+            ],
+            opts=self._child,
+        )
+        # The app's Prometheus metrics are for the platform, not the internet: the load balancer
+        # answers /metrics itself, so only in-VPC scrapers reach the tasks' /metrics.
+        aws.lb.ListenerRule(
+            f"{name}-hide-metrics",
+            listener_arn=self.https_listener.arn,
+            priority=1,
+            conditions=[
+                aws.lb.ListenerRuleConditionArgs(
+                    path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(
+                        values=list(INTERNAL_PATHS)
+                    )
+                )
+            ],
+            actions=[
+                aws.lb.ListenerRuleActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerRuleActionFixedResponseArgs(
+                        content_type="application/json",
+                        message_body='{"error":"not_found"}',
+                        status_code="404",
+                    ),
+                )
             ],
             opts=self._child,
         )

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from plan.diff import ResourceChange
-from plan.render import RenderedResource
+from plan.render import SECRET_MARK, RenderedResource
 
 # Inputs a reviewer looks at first, per resource type; other types show their first few scalars.
 KEY_PROPERTIES: Mapping[str, tuple[str, ...]] = {
@@ -93,9 +93,9 @@ def _short(value: Any) -> str:
 
 
 def _is_plain_scalar(value: Any) -> bool:
-    """Numbers, booleans and strings that are not JSON documents."""
+    """Numbers, booleans and strings that are not JSON documents (the secret mark is shown)."""
     if isinstance(value, str):
-        return not value.startswith(("{", "["))
+        return value == SECRET_MARK or not value.startswith(("{", "["))
     return isinstance(value, int | float | bool)
 
 

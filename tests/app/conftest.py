@@ -6,11 +6,9 @@ import io
 import json
 import logging
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -21,6 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.pg_cluster import PgCluster
 
 with warnings.catch_warnings():
     # starlette 1.x prefers httpx2 for its TestClient; httpx is what the service pins.
@@ -226,40 +226,7 @@ def service(tmp_path, clean_environment) -> Iterator[Callable[..., ServiceProces
         running.process.wait(timeout=10)
 
 
-POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server on loopback (trust auth), for the SELECT 1 check."""
-    if not (POSTGRES_BIN / "initdb").exists():
-        pytest.skip("PostgreSQL server binaries are not installed")
-    # initdb refuses to run as root; run the server as the postgres user then.
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    data_dir = Path(tempfile.mkdtemp(prefix="miko-health-pg-"))
-    if as_postgres:
-        shutil.chown(data_dir, "postgres", "postgres")
-    port = free_port()
-
-    def run(*args: object, check: bool = True) -> None:
-        command = [*as_postgres, *(str(arg) for arg in args)]
-        subprocess.run(command, check=check, capture_output=True, timeout=60)
-
-    run(POSTGRES_BIN / "initdb", "-D", data_dir, "-U", "miko", "--auth=trust", "-E", "UTF8")
-    options = f"-p {port} -k {data_dir} -c listen_addresses=127.0.0.1"
-    run(
-        POSTGRES_BIN / "pg_ctl",
-        "-D",
-        data_dir,
-        "-o",
-        options,
-        "-w",
-        "-l",
-        data_dir / "pg.log",
-        "start",
-    )
-    try:
-        yield f"postgresql://miko@127.0.0.1:{port}/postgres"
-    finally:
-        run(POSTGRES_BIN / "pg_ctl", "-D", data_dir, "-m", "fast", "-w", "stop", check=False)
-        shutil.rmtree(data_dir, ignore_errors=True)
+def postgres_url(pg_cluster: PgCluster) -> str:
+    """The shared throwaway PostgreSQL server (tests/conftest.py), for the SELECT 1 check."""
+    return pg_cluster.url()

@@ -229,3 +229,14 @@ def test_no_access_logs_means_no_bucket_to_version_or_protect():
 
     assert mocks.of_type(BUCKET) == []
     assert mocks.of_type(VERSIONING) == []
+
+
+def test_metrics_are_not_served_to_the_internet(rendering):
+    rule = rendering.get("aws:lb/listenerRule:ListenerRule", "load-balancer-hide-metrics")
+    https = rendering.get("aws:lb/listener:Listener", "load-balancer-https")
+    assert rule.inputs["listenerArn"] == https.outputs["arn"]
+    [condition] = rule.inputs["conditions"]
+    assert condition["pathPattern"]["values"] == ["/metrics", "/metrics/*"]
+    [action] = rule.inputs["actions"]
+    assert action["type"] == "fixed-response"
+    assert action["fixedResponse"]["statusCode"] == "404"

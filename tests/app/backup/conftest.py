@@ -18,19 +18,8 @@ from moto.server import ThreadedMotoServer
 from psycopg import sql
 
 from app.backup.cli import main
-from tests.app.backup.pg_cluster import ClusterUnavailable, PgCluster
 
 REPOSITORY = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="session")
-def pg_cluster():
-    try:
-        cluster = PgCluster().start()
-    except ClusterUnavailable as unavailable:
-        pytest.fail(str(unavailable), pytrace=False)
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.app.backup import pg_cluster
+from tests import pg_cluster
 
 
 def test_missing_server_binaries_name_the_install_script(monkeypatch):

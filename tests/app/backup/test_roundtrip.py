@@ -11,7 +11,7 @@ from psycopg import sql
 
 from app.backup.config import BackupSettings
 from app.backup.dump import run_dump
-from tests.app.backup.pg_cluster import SUPERUSER, SUPERUSER_PASSWORD
+from tests.pg_cluster import SUPERUSER, SUPERUSER_PASSWORD
 
 pytestmark = pytest.mark.postgres
 

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.app.backup.pg_cluster import SUPERUSER_PASSWORD
+from tests.pg_cluster import SUPERUSER_PASSWORD
 
 pytestmark = pytest.mark.postgres
 
