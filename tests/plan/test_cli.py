@@ -31,7 +31,7 @@ TASK_RULE_FROM_ANYWHERE = """aws.vpc.SecurityGroupIngressRule(
 # Values a CI job may have in its environment or stack files; none may reach the output.
 SECRET_ENVIRONMENT = {
     "PULUMI_CONFIG_PASSPHRASE": "passphrase-9d3e1a",
-    "AWS_SECRET_ACCESS_KEY": "aws-secret-77c2b0",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret-77c2b0",  # pragma: allowlist secret
     "CLOUDFLARE_API_TOKEN": "cloudflare-token-51aa0f",
 }
 STACK_FILE_CIPHERTEXT = "v1:ciphertext-of-the-anon-key-3f0c"
