@@ -6,18 +6,22 @@ when a day passes without a successful dump or a week without a successful verif
 both a failing job and one that never ran.
 """
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.backup_bucket import DUMP_PREFIX
+from components.containers import (
+    ECS_TASKS_SERVICE,
+    TMP_VOLUME,
+    execution_role_policy,
+    hardened_container,
+    serialise,
+)
 from components.policy_documents import allow, assume_role_policy, document
 
-CONTAINER_USER = "10001:10001"  # the `app` user and group of app/Dockerfile
 METRIC_NAMESPACE = "MiKO/Backup"
 DAY_SECONDS = 86_400
 JOB_STOP_TIMEOUT_SECONDS = 60
@@ -78,53 +82,19 @@ def job_container_definitions(
     log_group: str,
     region: str,
 ) -> str:
-    """One read-only, non-root container running `python -m app backup <command>`."""
-    container: dict[str, Any] = {
-        "name": f"backup-{command}",
-        "image": image,
-        "essential": True,
-        "command": ["python", "-m", "app", "backup", command],
+    """The hardened baseline running `python -m app backup <command>`."""
+    container = hardened_container(
+        name=f"backup-{command}",
+        image=image,
+        environment=environment,
+        secrets=[{"name": name, "valueFrom": value} for name, value in secrets.items()],
+        log_group=log_group,
+        region=region,
         # Time for the job to kill pg_dump and abort the multipart upload on SIGTERM.
-        "stopTimeout": JOB_STOP_TIMEOUT_SECONDS,
-        "user": CONTAINER_USER,
-        "readonlyRootFilesystem": True,
-        "privileged": False,
-        "linuxParameters": {"capabilities": {"drop": ["ALL"]}, "initProcessEnabled": True},
-        # A task-local volume, the only writable path under the read-only root.
-        "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],  # noqa: S108
-        "environment": [{"name": key, "value": environment[key]} for key in sorted(environment)],
-        "secrets": [{"name": key, "valueFrom": secrets[key]} for key in sorted(secrets)],
-        "logConfiguration": {
-            "logDriver": "awslogs",
-            "options": {
-                "awslogs-group": log_group,
-                "awslogs-region": region,
-                "awslogs-stream-prefix": "backup",
-            },
-        },
-    }
-    return json.dumps([container], sort_keys=True)
-
-
-def execution_policy(
-    repository_arn: str, log_group_arn: str, secret_arns: Sequence[str], secrets_key_arn: str
-) -> str:
-    return document(
-        [
-            allow(["ecr:GetAuthorizationToken"], ["*"]),
-            allow(
-                [
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                ],
-                [repository_arn],
-            ),
-            allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]),
-            allow(["secretsmanager:GetSecretValue"], sorted(secret_arns)),
-            allow(["kms:Decrypt"], [secrets_key_arn]),
-        ]
+        stop_timeout_seconds=JOB_STOP_TIMEOUT_SECONDS,
     )
+    container["command"] = ["python", "-m", "app", "backup", command]
+    return serialise([container])
 
 
 def job_policy(bucket_arn: str, bucket_key_arn: str) -> str:
@@ -210,18 +180,25 @@ class BackupJobs(pulumi.ComponentResource):
         args = self._args
         execution = self._role(
             "execution",
-            "ecs-tasks.amazonaws.com",
+            ECS_TASKS_SERVICE,
             pulumi.Output.all(
                 args.repository_arn,
                 log_group.arn,
                 args.database_secret_arn,
                 args.scratch_database_secret_arn,
                 args.secrets_key_arn,
-            ).apply(lambda v: execution_policy(v[0], v[1], [v[2], v[3]], v[4])),
+            ).apply(
+                lambda v: execution_role_policy(
+                    repository_arn=v[0],
+                    log_group_arn=v[1],
+                    secret_arns=[v[2], v[3]],
+                    kms_key_arn=v[4],
+                )
+            ),
         )
         task = self._role(
             "task",
-            "ecs-tasks.amazonaws.com",
+            ECS_TASKS_SERVICE,
             pulumi.Output.all(args.bucket_arn, args.bucket_key_arn).apply(
                 lambda v: job_policy(v[0], v[1])
             ),
@@ -273,7 +250,7 @@ class BackupJobs(pulumi.ComponentResource):
             requires_compatibilities=["FARGATE"],
             execution_role_arn=execution.arn,
             task_role_arn=task.arn,
-            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name="tmp")],
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)],
             container_definitions=definitions,
             opts=self._child,
         )

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
 
+from components.policy_documents import assume_role_policy
 from components.settings import APP_PORT, DATABASE_PORT, NatMode
 
 HTTPS_PORT = 443
@@ -64,23 +65,6 @@ def flow_log_role_policy(log_group_arn: str) -> str:
                         "logs:PutLogEvents",
                     ],
                     "Resource": [log_group_arn, f"{log_group_arn}:*"],
-                }
-            ],
-        },
-        sort_keys=True,
-    )
-
-
-def assume_role_policy(service: str) -> str:
-    """Trust policy letting one AWS service principal assume a role."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": service},
-                    "Action": "sts:AssumeRole",
                 }
             ],
         },

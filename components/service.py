@@ -7,28 +7,26 @@ secret version starts one. Autoscaling owns the desired count and tracks CPU and
 target.
 """
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from components.containers import (
+    ECS_TASKS_SERVICE,
+    TMP_VOLUME,
+    execution_role_policy,
+    hardened_container,
+    serialise,
+)
+from components.policy_documents import assume_role_policy
 from components.settings import APP_PORT
 
 CONTAINER_NAME = "app"
-CONTAINER_USER = "10001:10001"  # the `app` user and group of app/Dockerfile
-TMP_VOLUME = "tmp"
-TMP_PATH = "/tmp"  # noqa: S108 - mount point of the task-local volume, private to the task
 HEALTH_COMMAND = (
     "import os, urllib.request as r; "
     "r.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8080'), timeout=4)"
-)
-ECR_PULL_ACTIONS = (
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:BatchGetImage",
-    "ecr:GetDownloadUrlForLayer",
 )
 
 
@@ -74,84 +72,27 @@ def container_definitions(
     region: str,
     stop_timeout_seconds: int,
 ) -> str:
-    """The task's container definitions as deterministic JSON (sorted keys and lists).
-
-    Deterministic text keeps an unchanged task definition from showing as a replacement.
-    """
-    container: dict[str, Any] = {
-        "name": CONTAINER_NAME,
-        "image": image,
-        "essential": True,
-        "user": CONTAINER_USER,
-        "readonlyRootFilesystem": True,
-        "privileged": False,
-        # Fargate accepts no `dockerSecurityOptions` (no-new-privileges); with every capability
-        # dropped and a non-root user there is no privilege left to gain.
-        "linuxParameters": {"capabilities": {"drop": ["ALL"]}, "initProcessEnabled": True},
-        "mountPoints": [{"sourceVolume": TMP_VOLUME, "containerPath": TMP_PATH, "readOnly": False}],
-        "portMappings": [{"containerPort": APP_PORT, "hostPort": APP_PORT, "protocol": "tcp"}],
-        "environment": [{"name": key, "value": environment[key]} for key in sorted(environment)],
-        "secrets": sorted(
-            ({"name": s["name"], "valueFrom": s["valueFrom"]} for s in secrets),
-            key=lambda entry: entry["name"],
-        ),
-        "stopTimeout": stop_timeout_seconds,
-        "healthCheck": {
-            "command": ["CMD", "python", "-c", HEALTH_COMMAND],
-            "interval": 30,
-            "timeout": 5,
-            "retries": 3,
-            "startPeriod": 15,
-        },
-        "logConfiguration": {
-            "logDriver": "awslogs",
-            "options": {
-                "awslogs-group": log_group,
-                "awslogs-region": region,
-                "awslogs-stream-prefix": CONTAINER_NAME,
-            },
-        },
-    }
-    return json.dumps([container], sort_keys=True)
-
-
-def execution_role_policy(
-    *, repository_arn: str, log_group_arn: str, secret_arns: Sequence[str], kms_key_arn: str
-) -> str:
-    """What ECS needs to start the task: pull this image, write this log group, read these
-    secrets, decrypt with this key. `ecr:GetAuthorizationToken` has no resource-level scope."""
-    statements = [
-        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-        {"Effect": "Allow", "Action": sorted(ECR_PULL_ACTIONS), "Resource": repository_arn},
-        {
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-        },
-        {
-            "Effect": "Allow",
-            "Action": "secretsmanager:GetSecretValue",
-            "Resource": sorted(secret_arns),
-        },
-        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": kms_key_arn},
-    ]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
-
-
-def ecs_tasks_trust_policy() -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        },
-        sort_keys=True,
+    """The app container: the hardened baseline, its port and its liveness check."""
+    container = hardened_container(
+        name=CONTAINER_NAME,
+        image=image,
+        environment=environment,
+        secrets=secrets,
+        log_group=log_group,
+        region=region,
+        stop_timeout_seconds=stop_timeout_seconds,
     )
+    container["portMappings"] = [
+        {"containerPort": APP_PORT, "hostPort": APP_PORT, "protocol": "tcp"}
+    ]
+    container["healthCheck"] = {
+        "command": ["CMD", "python", "-c", HEALTH_COMMAND],
+        "interval": 30,
+        "timeout": 5,
+        "retries": 3,
+        "startPeriod": 15,
+    }
+    return serialise([container])
 
 
 def deployment_trigger(version_ids: Mapping[str, str]) -> str:
@@ -257,7 +198,7 @@ class AppService(pulumi.ComponentResource):
         execution = aws.iam.Role(
             f"{self._name}-execution",
             description="ECS pulls the image, writes logs and reads secrets for the app task",
-            assume_role_policy=ecs_tasks_trust_policy(),
+            assume_role_policy=assume_role_policy(ECS_TASKS_SERVICE),
             opts=self._child,
         )
         aws.iam.RolePolicy(
@@ -279,7 +220,7 @@ class AppService(pulumi.ComponentResource):
         task = aws.iam.Role(
             f"{self._name}-task",
             description="Identity of the app's containers (no AWS permissions)",
-            assume_role_policy=ecs_tasks_trust_policy(),
+            assume_role_policy=assume_role_policy(ECS_TASKS_SERVICE),
             opts=self._child,
         )
         return execution, task

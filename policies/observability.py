@@ -46,6 +46,9 @@ PROMISED_ALARMS = [
     "external-health-check",
     "database-health-failures",
     "deployment-failed",
+    "backup-dump-failed",
+    "backup-verify-failed",
+    "backup-job-failed",
 ]
 
 RETENTION_SCHEMA: ConfigSchema = {

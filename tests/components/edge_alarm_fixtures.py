@@ -12,6 +12,7 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
+from components.alarms import AlarmThresholds
 from plan.render import ensure_event_loop
 
 ACCOUNT_ID = "123456789012"
@@ -156,3 +157,17 @@ def render(build: Callable[[], Any]) -> RecordingMocks:
 def capture(output: pulumi.Output[Any], into: dict[str, Any], key: str) -> pulumi.Output[None]:
     """Store an output's resolved value in `into[key]` once the program has run."""
     return output.apply(lambda value: into.__setitem__(key, value))
+
+
+# Thresholds as the staging stack sets them, for component tests that need a realistic set.
+STAGING_THRESHOLDS = AlarmThresholds(
+    http_5xx_critical_percent=5,
+    http_5xx_warning_percent=1,
+    latency_p95_critical_seconds=3,
+    latency_p95_warning_seconds=1,
+    cpu_high_percent=80,
+    memory_high_percent=85,
+    database_failures_per_period=3,
+    evaluation_periods=5,
+    availability_evaluation_periods=2,
+)

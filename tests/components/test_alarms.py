@@ -19,27 +19,18 @@ from components.alarms import (
     alarm_names_for_rollback,
     database_failure_metric_name,
 )
+from policies.observability import PROMISED_ALARMS
 from tests.components.edge_alarm_fixtures import (
     ACCOUNT_ID,
+    STAGING_THRESHOLDS,
     RecordingMocks,
     capture,
     provider_name,
     render,
 )
 
-PROMISED_KEYS = {
-    "http-5xx-critical",
-    "http-5xx-warning",
-    "latency-p95-critical",
-    "latency-p95-warning",
-    "no-healthy-hosts",
-    "unhealthy-hosts",
-    "ecs-cpu-high",
-    "ecs-memory-high",
-    "external-health-check",
-    "database-health-failures",
-    "deployment-failed",
-}
+# The alarms this component owns: every promised one except the backups' (components/backups.py).
+PROMISED_KEYS = {key for key in PROMISED_ALARMS if not key.startswith("backup-")}
 CRITICAL_KEYS = {
     "http-5xx-critical",
     "latency-p95-critical",
@@ -56,17 +47,6 @@ WARNING_TOPIC_ARN = f"arn:aws:sns:eu-central-1:{ACCOUNT_ID}:miko-prod-alarms-war
 US_EAST_1_TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:miko-prod-alarms-us-east-1"
 EMAILS = ["oncall@example.com", "Lead@Example.com"]
 
-STAGING_THRESHOLDS = AlarmThresholds(
-    http_5xx_critical_percent=5,
-    http_5xx_warning_percent=1,
-    latency_p95_critical_seconds=3,
-    latency_p95_warning_seconds=1,
-    cpu_high_percent=80,
-    memory_high_percent=85,
-    database_failures_per_period=3,
-    evaluation_periods=5,
-    availability_evaluation_periods=2,
-)
 STRICTER_THRESHOLDS = AlarmThresholds(
     http_5xx_critical_percent=2.5,
     http_5xx_warning_percent=0.5,

@@ -3,23 +3,11 @@ from typing import Any
 
 from components.alarms import (
     HTTP_5XX_RATE_EXPRESSION,
-    AlarmThresholds,
     database_failure_metric_name,
 )
 from components.dashboard import Dashboard, DashboardArgs, _dashboard_body, _Sources
-from tests.components.edge_alarm_fixtures import capture, render
+from tests.components.edge_alarm_fixtures import STAGING_THRESHOLDS, capture, render
 
-THRESHOLDS = AlarmThresholds(
-    http_5xx_critical_percent=5,
-    http_5xx_warning_percent=1,
-    latency_p95_critical_seconds=3,
-    latency_p95_warning_seconds=1,
-    cpu_high_percent=80,
-    memory_high_percent=85,
-    database_failures_per_period=3,
-    evaluation_periods=5,
-    availability_evaluation_periods=2,
-)
 SOURCES = _Sources(
     load_balancer="app/miko-prod/0123",
     target_group="targetgroup/miko-prod/4567",
@@ -30,7 +18,7 @@ SOURCES = _Sources(
 
 
 def _body() -> Any:
-    return json.loads(_dashboard_body(SOURCES, "eu-central-1", "miko-prod", THRESHOLDS))
+    return json.loads(_dashboard_body(SOURCES, "eu-central-1", "miko-prod", STAGING_THRESHOLDS))
 
 
 def _metric_names(widget: dict[str, Any]) -> set[str]:
@@ -43,8 +31,8 @@ def _widget_titled(prefix: str) -> Any:
 
 
 def test_body_is_deterministic():
-    first = _dashboard_body(SOURCES, "eu-central-1", "miko-prod", THRESHOLDS)
-    second = _dashboard_body(SOURCES, "eu-central-1", "miko-prod", THRESHOLDS)
+    first = _dashboard_body(SOURCES, "eu-central-1", "miko-prod", STAGING_THRESHOLDS)
+    second = _dashboard_body(SOURCES, "eu-central-1", "miko-prod", STAGING_THRESHOLDS)
 
     assert first == second
     assert first == json.dumps(json.loads(first), sort_keys=True)
@@ -122,7 +110,7 @@ def _render_dashboard(outputs: dict[str, Any]):
                 cluster_name="miko-prod-cluster",
                 service_name="miko-prod-app",
                 health_check_id="hc-1234",
-                thresholds=THRESHOLDS,
+                thresholds=STAGING_THRESHOLDS,
             ),
         )
         return capture(dashboard.dashboard_url, outputs, "url")

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from components.service import container_definitions, deployment_trigger, execution_role_policy
+from components.containers import execution_role_policy
+from components.service import container_definitions, deployment_trigger
 from components.settings import APP_INTEGRATIONS, INTEGRATION_SECRETS
 
 from .conftest import DUMMY_SECRETS

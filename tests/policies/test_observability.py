@@ -86,10 +86,10 @@ def test_empty_stack_misses_every_alarm(run_stack):
 
 
 def test_required_alarm_list_comes_from_config(run_stack):
-    config = {"requiredAlarms": [*PROMISED_ALARMS, "backup-job-failed"]}
+    config = {"requiredAlarms": [*PROMISED_ALARMS, "restore-test-failed"]}
     reported = run_stack("promised-alarms-present", alarm_stack(), config)
     assert reported
-    assert "backup-job-failed" in reported[0][0]
+    assert "restore-test-failed" in reported[0][0]
 
 
 def test_wired_alarms_pass(run_stack):
