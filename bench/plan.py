@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from plan.__main__ import make_plan
+from plan.cli import make_plan
 
 STACKS = ("staging", "prod")
 TARGET_SECONDS = 5.0

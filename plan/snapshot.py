@@ -5,6 +5,7 @@ the import path, so the program, its components and `app` are the other revision
 """
 
 import argparse
+import gc
 import json
 import sys
 from pathlib import Path
@@ -28,4 +29,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    gc.disable()  # a one-shot process, as in plan/__main__.py
     sys.exit(main(sys.argv[1:]))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plan.__main__ import main
+from plan.cli import main
 from plan.project import PROJECT_DIR
 
 TASK_RULE_FROM_ALB = (
