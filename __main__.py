@@ -182,6 +182,7 @@ alarms = Alarms(
         service_name=service.service_name,
         app_log_group_name=service.log_group_name,
         site_hostname=settings.edge.site_domain,
+        app_environment=settings.environment,
         thresholds=settings.alarms.thresholds,
         alarm_emails=settings.alarms.emails,
         pager_url=settings.secrets["alarmPagerUrl"],

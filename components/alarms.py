@@ -32,6 +32,9 @@ import pulumi
 import pulumi_aws as aws
 
 APP_METRICS_NAMESPACE = "MiKO/App"
+# Where the app writes the browser's metrics as CloudWatch EMF (app/ingest/client_metrics.py).
+CLIENT_METRICS_NAMESPACE = "MiKO/Client"
+BOOKING_FAILED_METRIC = "booking_failed"
 
 # The app prints one JSON line per failed check; the lead reconciles this with app/ logging.
 DATABASE_HEALTH_FAILURE_PATTERN = (
@@ -79,6 +82,9 @@ class AlarmThresholds:
     """ECS service average memory utilisation above which ecs-memory-high fires."""
     database_failures_per_period: int
     """Failed database health checks in one period at or above which the alarm fires."""
+    booking_failures_per_period: int
+    """Failed appointment bookings reported by browsers in one period at or above which the
+    booking-failures warning fires."""
     evaluation_periods: int
     """Consecutive periods over threshold before rate, latency and resource alarms fire."""
     availability_evaluation_periods: int
@@ -107,6 +113,7 @@ def _threshold_problems(thresholds: AlarmThresholds) -> list[str]:
         f"{name} must be at least 1, got {value}"
         for name, value in (
             ("database_failures_per_period", thresholds.database_failures_per_period),
+            ("booking_failures_per_period", thresholds.booking_failures_per_period),
             ("evaluation_periods", thresholds.evaluation_periods),
             ("availability_evaluation_periods", thresholds.availability_evaluation_periods),
         )
@@ -208,6 +215,7 @@ def _metric_alarm_definitions(
     target_group: pulumi.Input[str],
     cluster_name: pulumi.Input[str],
     service_name: pulumi.Input[str],
+    app_environment: str,
 ) -> list[_AlarmDefinition]:
     """Every main-region metric alarm: key, severity and MetricAlarm properties."""
     period = thresholds.period_seconds
@@ -310,6 +318,24 @@ def _metric_alarm_definitions(
                 "evaluation_periods": 1,
                 "comparison_operator": "GreaterThanOrEqualToThreshold",
                 "threshold": thresholds.database_failures_per_period,
+                "treat_missing_data": "notBreaching",
+            },
+        ),
+        _AlarmDefinition(
+            "booking-failures",
+            False,
+            {
+                "alarm_description": "Browsers report failed appointment bookings",
+                **_simple_metric(
+                    CLIENT_METRICS_NAMESPACE,
+                    BOOKING_FAILED_METRIC,
+                    {"Environment": app_environment},
+                    period,
+                    statistic="Sum",
+                ),
+                "evaluation_periods": 1,
+                "comparison_operator": "GreaterThanOrEqualToThreshold",
+                "threshold": thresholds.booking_failures_per_period,
                 "treat_missing_data": "notBreaching",
             },
         ),
@@ -428,6 +454,8 @@ class AlarmsArgs:
     """CloudWatch log group the app's container writes to."""
     site_hostname: pulumi.Input[str]
     """Public hostname the external health check calls over HTTPS."""
+    app_environment: str
+    """The app's APP_ENV, the Environment dimension of the browser metrics it publishes."""
     thresholds: AlarmThresholds
     """Alarm thresholds from stack config."""
     alarm_emails: Sequence[str]
@@ -602,6 +630,7 @@ class Alarms(pulumi.ComponentResource):
             target_group=args.target_group_arn_suffix,
             cluster_name=args.cluster_name,
             service_name=args.service_name,
+            app_environment=args.app_environment,
         ):
             names[definition.key] = alarm_name(args.name_prefix, definition.key)
             aws.cloudwatch.MetricAlarm(

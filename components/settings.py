@@ -415,6 +415,7 @@ def _read_alarms(read: _Reader) -> AlarmSettings | None:
             cpu_high_percent=read.integer("ecsCpuHighPercent", 1, 100),
             memory_high_percent=read.integer("ecsMemoryHighPercent", 1, 100),
             database_failures_per_period=read.integer("databaseFailuresPerPeriod", 1, 1000),
+            booking_failures_per_period=read.integer("bookingFailuresPerPeriod", 1, 1000),
             evaluation_periods=read.integer("alarmEvaluationPeriods", 1, 60),
             availability_evaluation_periods=read.integer("availabilityEvaluationPeriods", 1, 60),
         )

@@ -45,6 +45,7 @@ PROMISED_ALARMS = [
     "ecs-memory-high",
     "external-health-check",
     "database-health-failures",
+    "booking-failures",
     "deployment-failed",
     "backup-dump-failed",
     "backup-verify-failed",

@@ -168,6 +168,7 @@ STAGING_THRESHOLDS = AlarmThresholds(
     cpu_high_percent=80,
     memory_high_percent=85,
     database_failures_per_period=3,
+    booking_failures_per_period=3,
     evaluation_periods=5,
     availability_evaluation_periods=2,
 )

@@ -6,8 +6,10 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from app.ingest.client_metrics import EMF_NAMESPACE
 from components.alarms import (
     APP_METRICS_NAMESPACE,
+    CLIENT_METRICS_NAMESPACE,
     DATABASE_HEALTH_FAILURE_PATTERN,
     Alarms,
     AlarmsArgs,
@@ -55,6 +57,7 @@ STRICTER_THRESHOLDS = AlarmThresholds(
     cpu_high_percent=70,
     memory_high_percent=75,
     database_failures_per_period=1,
+    booking_failures_per_period=2,
     evaluation_periods=3,
     availability_evaluation_periods=1,
     period_seconds=120,
@@ -80,6 +83,7 @@ def _render_alarms(
                 service_name="miko-prod-app",
                 app_log_group_name="/ecs/miko-prod/app",
                 site_hostname="app.example.com",
+                app_environment="production",
                 thresholds=thresholds,
                 alarm_emails=EMAILS,
                 pager_url=pager_url,
@@ -218,6 +222,7 @@ EXPECTED_ROUTES = {
     "unhealthy-hosts": WARNING_TOPIC_ARN,
     "ecs-cpu-high": WARNING_TOPIC_ARN,
     "ecs-memory-high": WARNING_TOPIC_ARN,
+    "booking-failures": WARNING_TOPIC_ARN,
 }
 
 
@@ -465,3 +470,15 @@ def test_outputs_name_every_alarm_and_every_topic():
     assert outputs["warning_topic_arn"] == WARNING_TOPIC_ARN
     assert outputs["us_east_1_topic_arn"] == US_EAST_1_TOPIC_ARN
     assert outputs["health_check_id"] == "alarms-site-health-check-id"
+
+
+def test_booking_failures_warn_from_the_browsers_metric(rendered):
+    alarm = rendered.named("alarms-booking-failures").inputs
+    assert alarm["namespace"] == CLIENT_METRICS_NAMESPACE
+    assert alarm["metricName"] == "booking_failed"
+    assert alarm["dimensions"] == {"Environment": "production"}
+    assert alarm["threshold"] == STAGING_THRESHOLDS.booking_failures_per_period
+
+
+def test_client_metrics_namespace_is_the_one_the_app_writes():
+    assert CLIENT_METRICS_NAMESPACE == EMF_NAMESPACE
