@@ -239,3 +239,8 @@ pulumi.export("secret_arns", secrets.secret_arns)
 pulumi.export("image_ref", image.image_ref)
 pulumi.export("backup_bucket_name", backups.bucket_name)
 pulumi.export("backup_vault_arn", backups.vault_arn)
+pulumi.export("backup_kms_key_arn", backups.bucket_key_arn)
+pulumi.export("backup_restore_role_arn", backups.restore_role_arn)
+# Where one-off tasks (a manual backup run, a restore drill) run: docs/runbooks/restore.md.
+pulumi.export("private_subnet_ids", network.private_subnet_ids)
+pulumi.export("task_security_group_id", network.task_security_group_id)

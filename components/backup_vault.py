@@ -75,6 +75,8 @@ class BackupVault(pulumi.ComponentResource):
     """ARN of the vault in the copy region, when the stack asks for copies."""
     plan_id: pulumi.Output[str]
     """ID of the backup plan."""
+    role_arn: pulumi.Output[str]
+    """Role AWS Backup assumes to back up and restore the bucket (for restore jobs)."""
 
     def __init__(
         self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None
@@ -101,8 +103,14 @@ class BackupVault(pulumi.ComponentResource):
         self.vault_arn = vault.arn
         self.copy_vault_arn = copy_vault.arn if copy_vault else None
         self.plan_id = plan.id
+        self.role_arn = role.arn
         self.register_outputs(
-            {"vault_arn": self.vault_arn, "copy_vault_arn": self.copy_vault_arn, "plan_id": plan.id}
+            {
+                "vault_arn": self.vault_arn,
+                "copy_vault_arn": self.copy_vault_arn,
+                "plan_id": plan.id,
+                "role_arn": self.role_arn,
+            }
         )
 
     def _create_vault(self, name: str, region: str | None) -> aws.backup.Vault:

@@ -38,8 +38,12 @@ class BackupsArgs:
 class Backups(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     """Name of the dump bucket."""
+    bucket_key_arn: pulumi.Output[str]
+    """KMS key of the dump bucket (a restored bucket is encrypted with it too)."""
     vault_arn: pulumi.Output[str]
     """ARN of the AWS Backup vault."""
+    restore_role_arn: pulumi.Output[str]
+    """Role to pass to `aws backup start-restore-job`."""
     alarm_names: pulumi.Output[dict[str, str]]
     """Alarm name by key (backup-dump-failed, backup-verify-failed)."""
 
@@ -99,12 +103,16 @@ class Backups(pulumi.ComponentResource):
             opts=child,
         )
         self.bucket_name = bucket.bucket_name
+        self.bucket_key_arn = bucket.key_arn
         self.vault_arn = vault.vault_arn
+        self.restore_role_arn = vault.role_arn
         self.alarm_names = jobs.alarm_names
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
+                "bucket_key_arn": self.bucket_key_arn,
                 "vault_arn": self.vault_arn,
+                "restore_role_arn": self.restore_role_arn,
                 "alarm_names": self.alarm_names,
             }
         )

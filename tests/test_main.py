@@ -107,6 +107,9 @@ def test_exports(stack):
     ]
     assert exports["backup_bucket_name"].startswith("backups-dumps-")
     assert exports["backup_vault_arn"].startswith("arn:aws:backup:")
+    assert exports["backup_restore_role_arn"].startswith("arn:aws:iam:")
+    assert exports["backup_kms_key_arn"].startswith("arn:aws:kms:")
+    assert len(exports["private_subnet_ids"]) == {"staging": 2, "prod": 3}[stack]
     assert "@sha256:" in exports["image_ref"]
     assert exports["dashboard_url"].endswith(f"#dashboards:name=miko-{stack}-operations")
 
