@@ -517,6 +517,23 @@ def _timing_chain_problems(service: ServiceSettings, lb: LoadBalancerSettings) -
     return problems
 
 
+def deploy_warnings(network: NetworkSettings, edge: EdgeSettings) -> list[str]:
+    """Valid config that would still break the deployed app: shown in every preview."""
+    warnings = []
+    if not edge.connect_origins:
+        warnings.append(
+            "connectOrigins is empty: the edge's Content-Security-Policy lets the browser call "
+            "only this site and Google, so the app's calls to Supabase and n8n will be blocked; "
+            "list their origins before deploying"
+        )
+    if not network.database_egress_cidrs:
+        warnings.append(
+            "databaseEgressCidrs is empty: tasks cannot reach PostgreSQL on port 5432 (the app's "
+            "DATABASE_URL check, the backup jobs); list the database's ranges before deploying"
+        )
+    return warnings
+
+
 def load_settings(config: pulumi.Config | None = None) -> Settings:
     """Read and validate the current stack's config; raise InvalidConfigError listing all."""
     config = config or pulumi.Config()
@@ -547,6 +564,8 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     rotated_on = {key.removesuffix("RotatedOn"): read.date(key) for key in ROTATED_ON_KEYS}
     if read.problems or alarms is None:
         raise InvalidConfigError(pulumi.get_stack(), read.problems)
+    for warning in deploy_warnings(network, edge):
+        pulumi.log.warn(warning)
     return Settings(
         project=PROJECT,
         stack=pulumi.get_stack(),

@@ -35,7 +35,8 @@ def make_plan(stack: str, base: str | None) -> PlanResult:
     changes = None
     if base:
         changes = diff_states(render_revision(base, stack).resources, rendering.resources)
-    return PlanResult(stack, rendering.resources, check_policies(rendering), changes, base)
+    findings = check_policies(rendering)
+    return PlanResult(stack, rendering.resources, findings, changes, base, rendering.warnings)
 
 
 def main(argv: list[str]) -> int:

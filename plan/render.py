@@ -10,6 +10,7 @@ signature, before the SDK's mock monitor unwraps it.
 import asyncio
 import contextlib
 import json
+import logging
 import runpy
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -80,6 +81,8 @@ class Rendering:
     exports: dict[str, Any]
     """Stack exports, secret ones replaced by `[secret]`."""
     secret_exports: frozenset[str] = field(default_factory=frozenset)
+    warnings: tuple[str, ...] = ()
+    """Warnings the program logged (`pulumi.log.warn`), as a preview would show them."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +90,7 @@ class Rendering:
             "resources": [resource.to_json() for resource in self.resources],
             "exports": self.exports,
             "secret_exports": sorted(self.secret_exports),
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -96,6 +100,7 @@ class Rendering:
             resources=tuple(RenderedResource.from_json(r) for r in document["resources"]),
             exports=document["exports"],
             secret_exports=frozenset(document["secret_exports"]),
+            warnings=tuple(document.get("warnings", ())),
         )
 
     def of_type(self, type_token: str) -> list[RenderedResource]:
@@ -295,14 +300,38 @@ def ensure_event_loop() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
 
 
+class _EngineMessages(logging.Handler):
+    """Collects what the program logs to the engine at WARNING and above."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _engine_logger(messages: _EngineMessages) -> logging.Logger:
+    logger = logging.Logger(f"{__name__}.engine")  # private: not shared with other renders
+    logger.addHandler(messages)
+    return logger
+
+
 @contextlib.contextmanager
-def _fresh_runtime(monitor: RecordingMonitor, stack: str) -> Iterator[None]:
+def _fresh_runtime(
+    monitor: RecordingMonitor, stack: str, messages: _EngineMessages
+) -> Iterator[None]:
     ensure_event_loop()
     # set_mocks keeps an existing root stack resource; a render needs its own.
     runtime_settings.ROOT.set(None)
     runtime_settings.SETTINGS.outputs.clear()
     pulumi.runtime.set_mocks(
-        monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
+        monitor.mocks,
+        project=PROJECT,
+        stack=stack,
+        preview=False,
+        logger=_engine_logger(messages),
+        monitor=monitor,
     )
     try:
         yield
@@ -336,7 +365,8 @@ def render_stack(
     region = values.get(f"{PROJECT}:awsRegion", "us-west-2")
     monitor = RecordingMonitor(PlatformMocks(region))
     program = str(project_dir / "__main__.py")
-    with _fresh_runtime(monitor, stack), contextlib.chdir(project_dir):
+    messages = _EngineMessages()
+    with _fresh_runtime(monitor, stack, messages), contextlib.chdir(project_dir):
         pulumi.runtime.set_all_config(values, sorted(secret_keys))
 
         def run_program() -> None:
@@ -352,6 +382,7 @@ def render_stack(
         resources=_sorted(monitor.records),
         exports=exports,
         secret_exports=secret_exports,
+        warnings=tuple(messages.messages),
     )
 
 

@@ -71,6 +71,7 @@ class PlanResult:
     findings: Sequence[Finding]
     changes: Sequence[ResourceChange] | None = None
     base: str | None = None
+    warnings: Sequence[str] = ()
 
     @property
     def mandatory(self) -> list[Finding]:
@@ -82,6 +83,7 @@ class PlanResult:
             "summary": summary_line(self),
             "resources": [resource.to_json() for resource in self.resources],
             "findings": [finding.to_json() for finding in self.findings],
+            "warnings": list(self.warnings),
             "base": self.base,
             "changes": None if self.changes is None else [c.to_json() for c in self.changes],
         }
@@ -206,6 +208,8 @@ def render_text(result: PlanResult) -> str:
         resource_tree(result.resources),
         findings_section(result.findings),
     ]
+    if result.warnings:
+        sections.append(["Warnings:", *(f"  {warning}" for warning in result.warnings)])
     if result.changes is not None:
         sections.append(changes_section(result.changes, result.base))
     sections.append([summary_line(result)])

@@ -189,3 +189,18 @@ def test_fargate_sizes_match_the_published_table():
     assert max(FARGATE_SIZES[4096]) == 30720
     assert max(FARGATE_SIZES[16384]) == 122880
     assert 5120 not in FARGATE_SIZES[512]
+
+
+def test_config_that_would_break_the_deployed_app_is_warned_about(render_with):
+    warnings = render_with("staging", {"connectOrigins": [], "databaseEgressCidrs": []}).warnings
+    assert any(w.startswith("connectOrigins is empty") for w in warnings)
+    assert any(w.startswith("databaseEgressCidrs is empty") for w in warnings)
+
+    configured = render_with(
+        "staging",
+        {
+            "connectOrigins": ["https://abcd.supabase.co", "https://n8n.example.com"],
+            "databaseEgressCidrs": ["10.99.0.0/16"],
+        },
+    )
+    assert configured.warnings == ()

@@ -61,3 +61,10 @@ def test_a_long_changed_value_shows_the_part_that_changed():
     result = PlanResult("prod", [after], [], diff_states([before], [after]), base="origin/main")
 
     assert "imageName: …-prod-app:2.0.0-aaaa -> …-prod-app:2.0.0-bbbb" in render_text(result)
+
+
+def test_program_warnings_are_shown_and_kept_in_the_json():
+    result = PlanResult("prod", [VPC], [], warnings=["connectOrigins is empty: …"])
+    assert "Warnings:\n  connectOrigins is empty: …" in render_text(result)
+    assert result.to_json()["warnings"] == ["connectOrigins is empty: …"]
+    assert "Warnings:" not in render_text(PlanResult("prod", [VPC], []))
