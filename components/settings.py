@@ -44,10 +44,9 @@ SECRET_KEYS: tuple[str, ...] = (
     *(key for keys in INTEGRATION_SECRETS.values() for key in keys.values()),
     *PLATFORM_SECRET_KEYS,
 )
-# Every integration secret carries a plain `<key>RotatedOn` date read by the rotation-age policy.
-ROTATED_ON_KEYS: tuple[str, ...] = tuple(
-    f"{key}RotatedOn" for keys in INTEGRATION_SECRETS.values() for key in keys.values()
-)
+# Every secret carries a plain `<key>RotatedOn` date (set by scripts/rotate-secret); those of the
+# Secrets Manager secrets also reach their `rotated-on` tag, read by the rotation-age policy.
+ROTATED_ON_KEYS: tuple[str, ...] = tuple(f"{key}RotatedOn" for key in SECRET_KEYS)
 
 # Fargate's valid task sizes: CPU units -> allowed memory (MiB).
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html

@@ -4,6 +4,9 @@ import datetime
 
 import yaml
 
+from components.settings import SECRET_KEYS
+from plan.project import PROJECT_DIR, declared_secret_keys
+
 NEW_VALUE = "staging-anon-rotated-7f3a"
 
 
@@ -89,3 +92,9 @@ def test_the_value_cannot_be_given_on_the_command_line(project):
     result = project.rotate("--stack", "staging", "supabaseAnonKey", NEW_VALUE, stdin="")
     assert result.returncode == 2
     assert not project.calls()
+
+
+def test_every_rotatable_secret_has_a_declared_rotation_date():
+    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
+    assert {f"{key}RotatedOn" for key in declared_secret_keys()} <= set(project)
+    assert sorted(declared_secret_keys()) == sorted(SECRET_KEYS)
