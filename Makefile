@@ -29,7 +29,7 @@ lint: setup
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/hadolint app/Dockerfile
 	@if [ -d .github/workflows ]; then $(VENV)/bin/actionlint; fi
-	$(PY) scripts/scan-secrets
+	$(PY) scripts/scan_secrets.py
 
 pytest: setup system-deps
 	$(PY) -m pytest
