@@ -15,8 +15,8 @@ import pulumi_aws as aws
 from components.backup_bucket import DUMP_PREFIX
 from components.containers import (
     ECS_TASKS_SERVICE,
-    TMP_VOLUME,
     execution_role_policy,
+    fargate_task_definition,
     hardened_container,
     serialise,
 )
@@ -241,16 +241,13 @@ class BackupJobs(pulumi.ComponentResource):
                 region=args.region,
             )
         )
-        return aws.ecs.TaskDefinition(
+        return fargate_task_definition(
             f"{self._name}-{job.command}",
             family=f"{args.prefix}-backup-{job.command}",
-            cpu=str(args.task_cpu),
-            memory=str(args.task_memory),
-            network_mode="awsvpc",
-            requires_compatibilities=["FARGATE"],
+            cpu=args.task_cpu,
+            memory=args.task_memory,
             execution_role_arn=execution.arn,
             task_role_arn=task.arn,
-            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)],
             container_definitions=definitions,
             opts=self._child,
         )

@@ -10,6 +10,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pulumi
+import pulumi_aws as aws
+
 CONTAINER_USER = "10001:10001"  # the `app` user and group of app/Dockerfile
 TMP_VOLUME = "tmp"
 TMP_PATH = "/tmp"  # noqa: S108 - mount point of the task-local volume, private to the task
@@ -85,3 +88,34 @@ def execution_role_policy(
         {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": kms_key_arn},
     ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def fargate_task_definition(
+    name: str,
+    *,
+    family: str,
+    cpu: int,
+    memory: int,
+    execution_role_arn: pulumi.Input[str],
+    task_role_arn: pulumi.Input[str],
+    container_definitions: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> aws.ecs.TaskDefinition:
+    """A Fargate task definition (x86-64, awsvpc) with the task-local /tmp volume."""
+    return aws.ecs.TaskDefinition(
+        name,
+        family=family,
+        cpu=str(cpu),
+        memory=str(memory),
+        network_mode="awsvpc",
+        requires_compatibilities=["FARGATE"],
+        runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+            operating_system_family="LINUX", cpu_architecture="X86_64"
+        ),
+        execution_role_arn=execution_role_arn,
+        task_role_arn=task_role_arn,
+        # A task-local volume: the only writable path (/tmp) under a read-only root.
+        volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)],
+        container_definitions=container_definitions,
+        opts=opts,
+    )

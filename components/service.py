@@ -15,8 +15,8 @@ import pulumi_aws as aws
 
 from components.containers import (
     ECS_TASKS_SERVICE,
-    TMP_VOLUME,
     execution_role_policy,
+    fargate_task_definition,
     hardened_container,
     serialise,
 )
@@ -240,20 +240,13 @@ class AppService(pulumi.ComponentResource):
                 stop_timeout_seconds=args.stop_timeout_seconds,
             )
         )
-        return aws.ecs.TaskDefinition(
+        return fargate_task_definition(
             f"{self._name}-task",
             family=f"{args.prefix}-app",
-            cpu=str(args.task_cpu),
-            memory=str(args.task_memory),
-            network_mode="awsvpc",
-            requires_compatibilities=["FARGATE"],
-            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                operating_system_family="LINUX", cpu_architecture="X86_64"
-            ),
+            cpu=args.task_cpu,
+            memory=args.task_memory,
             execution_role_arn=execution.arn,
             task_role_arn=task.arn,
-            # A task-local volume: the only writable path (/tmp) under a read-only root.
-            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)],
             container_definitions=definitions,
             opts=self._child,
         )
