@@ -134,3 +134,8 @@ def test_the_plan_never_prints_or_writes_a_secret_it_was_given(scratch_project):
     for output in (result.stdout, result.stderr, written):
         assert not [value for value in given if value in output]
     assert "secretString=[secret]" in result.stdout
+
+
+def test_an_unknown_base_revision_is_named(capsys):
+    assert main(["--stack", "staging", "--base", "no-such-revision"]) == 2
+    assert "cannot read git revision 'no-such-revision'" in capsys.readouterr().err
