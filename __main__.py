@@ -202,6 +202,7 @@ dashboard = Dashboard(
         cluster_name=service.cluster_name,
         service_name=service.service_name,
         health_check_id=alarms.health_check_id,
+        app_environment=settings.environment,
         thresholds=settings.alarms.thresholds,
     ),
     opts=in_region,

@@ -10,6 +10,8 @@ import pulumi_aws as aws
 
 from components.alarms import (
     APP_METRICS_NAMESPACE,
+    BOOKING_FAILED_METRIC,
+    CLIENT_METRICS_NAMESPACE,
     HTTP_5XX_RATE_EXPRESSION,
     HTTP_ERRORS_EXPRESSION,
     HTTP_RESPONSES_EXPRESSION,
@@ -41,6 +43,8 @@ class DashboardArgs:
     """ECS service name."""
     health_check_id: pulumi.Input[str]
     """Route 53 health check ID (Alarms.health_check_id)."""
+    app_environment: str
+    """The app's APP_ENV, the Environment dimension of the browser metrics."""
     thresholds: AlarmThresholds
     """The alarms' thresholds, drawn as horizontal annotations."""
 
@@ -52,6 +56,7 @@ class _Sources:
     cluster_name: str
     service_name: str
     health_check_id: str
+    app_environment: str
 
 
 def dashboard_name(name_prefix: str) -> str:
@@ -164,6 +169,20 @@ def _widgets(
             annotations=[_line("alarm at", thresholds.database_failures_per_period)],
         ),
         _widget(
+            "Appointment bookings that failed in browsers",
+            [
+                [
+                    CLIENT_METRICS_NAMESPACE,
+                    BOOKING_FAILED_METRIC,
+                    "Environment",
+                    sources.app_environment,
+                    {"label": "failed bookings"},
+                ]
+            ],
+            region,
+            annotations=[_line("warning at", thresholds.booking_failures_per_period)],
+        ),
+        _widget(
             "External /health check (Route 53, 1 = healthy)",
             [["AWS/Route53", "HealthCheckStatus", "HealthCheckId", sources.health_check_id]],
             HEALTH_CHECK_METRICS_REGION,
@@ -210,7 +229,10 @@ class Dashboard(pulumi.ComponentResource):
             args.health_check_id,
         ).apply(
             lambda values: _dashboard_body(
-                _Sources(*values), args.region, args.name_prefix, args.thresholds
+                _Sources(*values, args.app_environment),
+                args.region,
+                args.name_prefix,
+                args.thresholds,
             )
         )
         dashboard = aws.cloudwatch.Dashboard(

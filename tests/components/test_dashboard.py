@@ -2,6 +2,7 @@ import json
 from typing import Any
 
 from components.alarms import (
+    CLIENT_METRICS_NAMESPACE,
     HTTP_5XX_RATE_EXPRESSION,
     database_failure_metric_name,
 )
@@ -14,6 +15,7 @@ SOURCES = _Sources(
     cluster_name="miko-prod-cluster",
     service_name="miko-prod-app",
     health_check_id="hc-1234",
+    app_environment="production",
 )
 
 
@@ -110,6 +112,7 @@ def _render_dashboard(outputs: dict[str, Any]):
                 cluster_name="miko-prod-cluster",
                 service_name="miko-prod-app",
                 health_check_id="hc-1234",
+                app_environment="production",
                 thresholds=STAGING_THRESHOLDS,
             ),
         )
@@ -136,3 +139,14 @@ def test_two_renders_give_identical_dashboard_inputs():
     second = _render_dashboard({}).of_type("aws:cloudwatch/dashboard:Dashboard")[0].inputs
 
     assert first == second
+
+
+def test_failed_bookings_are_drawn_with_the_warning_threshold():
+    widget = next(
+        w for w in _body()["widgets"] if w["properties"]["title"].startswith("Appointment bookings")
+    )
+    [metric] = widget["properties"]["metrics"]
+    assert metric[:4] == [CLIENT_METRICS_NAMESPACE, "booking_failed", "Environment", "production"]
+    assert widget["properties"]["annotations"]["horizontal"] == [
+        {"label": "warning at", "value": STAGING_THRESHOLDS.booking_failures_per_period}
+    ]
