@@ -227,9 +227,10 @@ class Dashboard(pulumi.ComponentResource):
             args.cluster_name,
             args.service_name,
             args.health_check_id,
+            args.app_environment,
         ).apply(
             lambda values: _dashboard_body(
-                _Sources(*values, args.app_environment),
+                _Sources(*values),
                 args.region,
                 args.name_prefix,
                 args.thresholds,
