@@ -21,7 +21,7 @@ from components.containers import (
     serialise,
 )
 from components.policy_documents import assume_role_policy
-from components.settings import APP_PORT
+from components.settings import APP_PORT, ServiceSettings
 
 CONTAINER_NAME = "app"
 HEALTH_COMMAND = (
@@ -51,15 +51,8 @@ class AppServiceArgs:
     listener: pulumi.Resource
     alb_arn_suffix: pulumi.Input[str]
     target_group_arn_suffix: pulumi.Input[str]
-    task_cpu: int
-    task_memory: int
-    min_tasks: int
-    max_tasks: int
-    cpu_target_percent: int
-    requests_per_target: int
-    health_check_grace_seconds: int
-    stop_timeout_seconds: int
-    log_retention_days: int
+    settings: ServiceSettings
+    """Sizes, scaling targets, timings and log retention from stack config."""
     rollback_alarm_names: Sequence[str]
 
 
@@ -123,7 +116,7 @@ class AppService(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=f"/{args.prefix}/app",
-            retention_in_days=args.log_retention_days,
+            retention_in_days=args.settings.log_retention_days,
             kms_key_id=args.kms_key_arn,
             opts=self._child,
         )
@@ -134,7 +127,7 @@ class AppService(pulumi.ComponentResource):
             cluster=cluster.arn,
             task_definition=task_definition.arn,
             launch_type="FARGATE",
-            desired_count=args.min_tasks,
+            desired_count=args.settings.min_tasks,
             # Spread tasks evenly across the private subnets' zones.
             availability_zone_rebalancing="ENABLED",
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
@@ -149,7 +142,7 @@ class AppService(pulumi.ComponentResource):
                     container_port=APP_PORT,
                 )
             ],
-            health_check_grace_period_seconds=args.health_check_grace_seconds,
+            health_check_grace_period_seconds=args.settings.health_check_grace_seconds,
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
@@ -237,14 +230,14 @@ class AppService(pulumi.ComponentResource):
                 secrets=values[1],
                 log_group=values[2],
                 region=args.region,
-                stop_timeout_seconds=args.stop_timeout_seconds,
+                stop_timeout_seconds=args.settings.container_stop_timeout_seconds,
             )
         )
         return fargate_task_definition(
             f"{self._name}-task",
             family=f"{args.prefix}-app",
-            cpu=args.task_cpu,
-            memory=args.task_memory,
+            cpu=args.settings.task_cpu,
+            memory=args.settings.task_memory,
             execution_role_arn=execution.arn,
             task_role_arn=task.arn,
             container_definitions=definitions,
@@ -258,14 +251,15 @@ class AppService(pulumi.ComponentResource):
             service_namespace="ecs",
             scalable_dimension="ecs:service:DesiredCount",
             resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
-            min_capacity=args.min_tasks,
-            max_capacity=args.max_tasks,
+            min_capacity=args.settings.min_tasks,
+            max_capacity=args.settings.max_tasks,
             opts=self._child,
         )
         request_label = pulumi.Output.concat(args.alb_arn_suffix, "/", args.target_group_arn_suffix)
+        sizing = args.settings
         policies: list[tuple[str, str, pulumi.Input[str] | None, int]] = [
-            ("cpu", "ECSServiceAverageCPUUtilization", None, args.cpu_target_percent),
-            ("requests", "ALBRequestCountPerTarget", request_label, args.requests_per_target),
+            ("cpu", "ECSServiceAverageCPUUtilization", None, sizing.cpu_target_percent),
+            ("requests", "ALBRequestCountPerTarget", request_label, sizing.requests_per_target),
         ]
         for role, metric, label, target_value in policies:
             aws.appautoscaling.Policy(
