@@ -1,7 +1,9 @@
 """Backups: the locked dump bucket, the scheduled jobs and AWS Backup, per stack."""
 
 import json
+import re
 
+from app.backup import cli as backup_cli
 from components.backup_jobs import job_policy, scheduler_policy, success_filter_pattern
 from components.backup_vault import failed_job_event_pattern
 
@@ -151,8 +153,17 @@ def test_scheduler_may_run_only_the_backup_tasks():
     assert run_task["Resource"] == ["arn:td/dump:*"]
 
 
-def test_success_filter_matches_the_jobs_result_line():
-    assert success_filter_pattern("dump") == '{ ($.command = "dump") && ($.ok IS TRUE) }'
+def test_success_filter_reads_fields_the_jobs_result_line_has(monkeypatch, capsys):
+    for name in ("BACKUP_BUCKET", "DATABASE_URL", "SCRATCH_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert backup_cli.main(["dump"]) == 1  # no bucket configured: a failed run's line
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    pattern = success_filter_pattern("dump")
+    assert set(re.findall(r"\$\.(\w+)", pattern)) == {"command", "ok"}
+    assert line["command"] == "dump"
+    # `IS TRUE` matches only a JSON boolean, so the job must write one.
+    assert line["ok"] is False
 
 
 def test_failed_job_pattern_covers_backup_copy_and_restore_jobs():
