@@ -32,15 +32,18 @@ from components.network import Network, NetworkArgs
 from components.providers import create_providers
 from components.secrets_store import SecretsStore, SecretsStoreArgs
 from components.service import AppService, AppServiceArgs
-from components.settings import APP_INTEGRATIONS, APP_PORT, load_settings
+from components.signals import SignalSources
+from config.secrets import APP_INTEGRATIONS
+from config.stack import load_stack_settings
 
-settings = load_settings()
+settings = load_stack_settings()
+prefix, region = settings.prefix, settings.identity.aws_region
+protect = settings.identity.protect_stateful_resources
 providers = create_providers(settings)
 in_region = pulumi.ResourceOptions(providers=[providers.aws])
 account_id = aws.get_caller_identity_output(
     opts=pulumi.InvokeOutputOptions(provider=providers.aws)
 ).account_id
-service_config = settings.service
 zone_id = cloudflare.get_zone_output(
     filter=cloudflare.GetZoneFilterArgs(name=settings.edge.zone_name, match="all")
 ).id
@@ -48,30 +51,21 @@ zone_id = cloudflare.get_zone_output(
 secrets = SecretsStore(
     "secrets",
     SecretsStoreArgs(
-        prefix=settings.prefix,
-        region=settings.aws_region,
+        prefix=prefix,
+        region=region,
         account_id=account_id,
         secret_values=settings.secrets,
-        recovery_window_days=settings.secret_recovery_window_days,
+        recovery_window_days=settings.identity.secret_recovery_window_days,
         rotated_on=settings.rotated_on,
-        protect=settings.protect_stateful,
+        protect=protect,
     ),
     opts=in_region,
 )
-app_secrets = secrets.scope(APP_INTEGRATIONS)
 
 network = Network(
     "network",
     NetworkArgs(
-        prefix=settings.prefix,
-        vpc_cidr=settings.network.vpc_cidr,
-        availability_zone_count=settings.network.availability_zone_count,
-        nat_mode=settings.network.nat_mode,
-        vpc_endpoints=settings.network.vpc_endpoints,
-        database_egress_cidrs=settings.network.database_egress_cidrs,
-        flow_log_retention_days=settings.network.flow_log_retention_days,
-        kms_key_arn=secrets.key_arn,
-        region=settings.aws_region,
+        prefix=prefix, region=region, settings=settings.network, kms_key_arn=secrets.key_arn
     ),
     opts=in_region,
 )
@@ -79,12 +73,11 @@ network = Network(
 image = AppImage(
     "image",
     AppImageArgs(
-        repository_name=f"{settings.prefix}-app",
+        repository_name=f"{prefix}-app",
         context="./app",
         version=__version__,
-        build_on_preview=settings.image.build_on_preview,
+        settings=settings.image,
         kms_key_arn=secrets.key_arn,
-        untagged_image_expiry_days=settings.image.untagged_image_expiry_days,
     ),
     opts=in_region,
 )
@@ -92,19 +85,16 @@ image = AppImage(
 load_balancer = LoadBalancer(
     "load-balancer",
     LoadBalancerArgs(
-        prefix=settings.prefix,
+        prefix=prefix,
         account_id=account_id,
         vpc_id=network.vpc_id,
         public_subnet_ids=network.public_subnet_ids,
         security_group_id=network.alb_security_group_id,
-        site_domain=settings.edge.site_domain,
+        site_hostname=settings.edge.site_domain,
         cloudflare_zone_id=zone_id,
-        idle_timeout_seconds=settings.load_balancer.idle_timeout_seconds,
-        deregistration_delay_seconds=settings.load_balancer.deregistration_delay_seconds,
-        deletion_protection=settings.load_balancer.deletion_protection,
-        access_logs=settings.load_balancer.access_logs,
-        access_log_expiry_days=settings.load_balancer.access_log_expiry_days,
-        protect=settings.protect_stateful,
+        settings=settings.load_balancer,
+        timings=settings.timings,
+        protect=protect,
     ),
     opts=in_region,
 )
@@ -112,37 +102,24 @@ load_balancer = LoadBalancer(
 service = AppService(
     "app",
     AppServiceArgs(
-        prefix=settings.prefix,
-        region=settings.aws_region,
+        prefix=prefix,
+        region=region,
+        environment=settings.environment,
+        version=__version__,
+        settings=settings.service,
+        timings=settings.timings,
         image_ref=image.image_ref,
         repository_arn=image.repository_arn,
         kms_key_arn=secrets.key_arn,
-        container_secrets=app_secrets.container_secrets,
-        secret_arns=app_secrets.secret_arns,
-        secret_version_ids=app_secrets.version_ids,
-        environment={
-            "APP_ENV": settings.environment,
-            "APP_VERSION": __version__,
-            "ALLOWED_ORIGINS": ",".join(service_config.allowed_origins),
-            "HOST": "0.0.0.0",  # noqa: S104 - inside the task's network namespace
-            "PORT": str(APP_PORT),
-            "LOG_LEVEL": service_config.log_level,
-            "KEEPALIVE_TIMEOUT_SECONDS": str(service_config.app_keepalive_seconds),
-            "SHUTDOWN_GRACE_SECONDS": str(service_config.app_shutdown_grace_seconds),
-            # One worker per task: the service scales out by tasks.
-            "WEB_CONCURRENCY": "1",
-            # Cloudflare, then the load balancer, append to X-Forwarded-For.
-            "TRUSTED_PROXY_HOPS": "2",
-        },
+        secrets=secrets.scope(APP_INTEGRATIONS),
         private_subnet_ids=network.private_subnet_ids,
         security_group_id=network.task_security_group_id,
         target_group_arn=load_balancer.target_group_arn,
         listener=load_balancer.https_listener,
         alb_arn_suffix=load_balancer.arn_suffix,
         target_group_arn_suffix=load_balancer.target_group_arn_suffix,
-        settings=service_config,
         # Names, not resources: the alarms watch this service, so they are created after it.
-        rollback_alarm_names=alarm_names_for_rollback(settings.prefix),
+        rollback_alarm_names=alarm_names_for_rollback(prefix),
     ),
     opts=in_region,
 )
@@ -151,35 +128,33 @@ cdn = Cdn(
     "cdn",
     CdnArgs(
         zone_id=zone_id,
-        hostname=settings.edge.site_domain,
+        site_hostname=settings.edge.site_domain,
         origin_dns_name=load_balancer.dns_name,
-        api_requests_per_period=settings.edge.api_rate_limit_requests,
-        api_rate_limit_period_seconds=settings.edge.api_rate_limit_period_seconds,
-        api_rate_limit_block_seconds=settings.edge.api_rate_limit_block_seconds,
+        settings=settings.edge,
     ),
 )
 
-SecurityHeaders(
-    "security-headers",
-    SecurityHeadersArgs(zone_id=zone_id, connect_origins=settings.edge.connect_origins),
+SecurityHeaders("security-headers", SecurityHeadersArgs(zone_id=zone_id, settings=settings.edge))
+
+signal_sources = SignalSources(
+    load_balancer=load_balancer.arn_suffix,
+    target_group=load_balancer.target_group_arn_suffix,
+    cluster_name=service.cluster_name,
+    service_name=service.service_name,
+    environment=settings.environment,
 )
 
 alarms = Alarms(
     "alarms",
     AlarmsArgs(
-        name_prefix=settings.prefix,
-        alb_arn_suffix=load_balancer.arn_suffix,
-        target_group_arn_suffix=load_balancer.target_group_arn_suffix,
-        cluster_name=service.cluster_name,
-        service_name=service.service_name,
+        prefix=prefix,
+        settings=settings.alarms,
+        sources=signal_sources,
         app_log_group_name=service.log_group_name,
         site_hostname=settings.edge.site_domain,
-        app_environment=settings.environment,
-        thresholds=settings.alarms.thresholds,
-        alarm_emails=settings.alarms.emails,
         pager_url=settings.secrets["alarmPagerUrl"],
         us_east_1_provider=providers.aws_us_east_1,
-        protect=settings.protect_stateful,
+        protect=protect,
     ),
     opts=in_region,
 )
@@ -187,15 +162,11 @@ alarms = Alarms(
 dashboard = Dashboard(
     "dashboard",
     DashboardArgs(
-        name_prefix=settings.prefix,
-        region=settings.aws_region,
-        alb_arn_suffix=load_balancer.arn_suffix,
-        target_group_arn_suffix=load_balancer.target_group_arn_suffix,
-        cluster_name=service.cluster_name,
-        service_name=service.service_name,
+        prefix=prefix,
+        region=region,
+        settings=settings.alarms,
+        sources=signal_sources,
         health_check_id=alarms.health_check_id,
-        app_environment=settings.environment,
-        thresholds=settings.alarms.thresholds,
     ),
     opts=in_region,
 )
@@ -203,19 +174,19 @@ dashboard = Dashboard(
 backups = Backups(
     "backups",
     BackupsArgs(
-        prefix=settings.prefix,
-        region=settings.aws_region,
+        prefix=prefix,
+        region=region,
+        environment=settings.environment,
         settings=settings.backup,
-        protect=settings.protect_stateful,
+        protect=protect,
         cluster_arn=service.cluster_arn,
         image_ref=image.image_ref,
         repository_arn=image.repository_arn,
         private_subnet_ids=network.private_subnet_ids,
         security_group_id=network.task_security_group_id,
-        database_secret_arn=secrets.secret_arns.apply(lambda arns: arns["database"]),
-        scratch_database_secret_arn=secrets.secret_arns.apply(lambda arns: arns["backup-scratch"]),
-        secrets_key_arn=secrets.key_arn,
-        log_retention_days=service_config.log_retention_days,
+        secrets=secrets,
+        kms_key_arn=secrets.key_arn,
+        log_retention_days=settings.service.log_retention_days,
         # A failed or missed backup is worked on in office hours: email, not the pager.
         alarm_topic_arn=alarms.warning_topic_arn,
     ),

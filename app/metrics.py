@@ -20,7 +20,7 @@ from prometheus_client import (
 )
 from starlette.types import Receive, Scope, Send
 
-from app.errors import method_not_allowed, send_body
+from app.errors import send_body
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -108,8 +108,5 @@ class MetricsEndpoint:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            await method_not_allowed(scope, send, "GET, HEAD")
-            return
         body = generate_latest(self.registry)
         await send_body(send, 200, body, self.headers, head=scope["method"] == "HEAD")

@@ -1,16 +1,18 @@
-"""The OpenAPI 3.1 document of the service, built from the pydantic models it validates with."""
+"""The OpenAPI 3.1 document of a route table, built from the pydantic models it validates with.
+
+The service's table is app/routes.py; the schemas of errors and acceptances are defined here.
+"""
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, Field, TypeAdapter
 from starlette.types import Receive, Scope, Send
 
 from app import __version__
-from app.errors import method_not_allowed, send_body
-from app.health.models import ApisHealth, DatabaseHealth, Liveness
-from app.ingest.client_metrics import ClientMetricsFlush
-from app.ingest.logs import ClientLogBatch, ClientLogEntry
+from app.errors import send_body
+from app.routing import REQUEST_ID_HEADER, RETRY_AFTER_HEADER, Reply, Route
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -52,99 +54,52 @@ class SchemaCollector:
         return {"$ref": REF_TEMPLATE.format(model=name)}
 
 
-REQUEST_ID_HEADER = {
-    "description": "The request id: the caller's X-Request-ID when valid, else a new one.",
-    "schema": {"type": "string"},
+HEADERS: dict[str, Any] = {
+    REQUEST_ID_HEADER: {
+        "description": "The request id: the caller's X-Request-ID when valid, else a new one.",
+        "schema": {"type": "string"},
+    },
+    RETRY_AFTER_HEADER: {
+        "description": "Seconds until the window resets.",
+        "schema": {"type": "string"},
+    },
 }
+"""What each response header a `Reply` names means."""
 
 
-def json_response(description: str, schema: Any, **headers: Any) -> dict[str, Any]:
+def response_object(reply: Reply, collector: SchemaCollector) -> dict[str, Any]:
+    schema = reply.schema if isinstance(reply.schema, dict) else collector.ref(reply.schema)
     response: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": schema}},
-        "headers": {"X-Request-ID": REQUEST_ID_HEADER, **headers},
+        "description": reply.description,
+        "content": {reply.media_type: {"schema": schema}},
     }
+    if reply.headers:
+        response["headers"] = {name: HEADERS[name] for name in reply.headers}
     return response
 
 
-def ingestion_operation(
-    summary: str, body_schema: Any, error: Any, accepted: Any
-) -> dict[str, Any]:
-    retry_after = {"description": "Seconds until the window resets.", "schema": {"type": "string"}}
-    return {
-        "post": {
-            "summary": summary,
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": body_schema}},
-            },
-            "responses": {
-                "202": json_response("Accepted: how many entries were taken.", accepted),
-                "400": json_response("Malformed JSON or Content-Length.", error),
-                "413": json_response("The body is larger than MAX_BODY_BYTES.", error),
-                "415": json_response("The body is not application/json.", error),
-                "422": json_response(
-                    "Valid JSON of the wrong shape; details name each problem.", error
-                ),
-                "429": json_response("Rate limited.", error, **{"Retry-After": retry_after}),
-            },
+def operation(route: Route, collector: SchemaCollector) -> dict[str, Any]:
+    described: dict[str, Any] = {"summary": route.summary}
+    body = route.request_body
+    if body is not None:
+        schema = collector.ref(body.annotation, mode="validation", name=body.name)
+        described["requestBody"] = {
+            "required": True,
+            "content": {body.media_type: {"schema": schema}},
         }
+    described["responses"] = {
+        str(status): response_object(reply, collector) for status, reply in route.responses.items()
     }
+    return described
 
 
-def health_operation(summary: str, schema: Any, codes: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        "get": {
-            "summary": summary,
-            "responses": {code: json_response(summary, schema) for code in codes},
-        }
-    }
-
-
-def build_document(version: str = __version__) -> dict[str, Any]:
+def build_document(routes: Iterable[Route], version: str = __version__) -> dict[str, Any]:
+    """The document of a route table: one path item per route, one operation per method."""
     collector = SchemaCollector()
-    error = collector.ref(ErrorBody)
-    accepted = collector.ref(Accepted)
-    logs_body = collector.ref(
-        ClientLogEntry | ClientLogBatch, mode="validation", name="ClientLogEntryOrBatch"
-    )
-    metrics_body = collector.ref(ClientMetricsFlush, mode="validation")
-    paths = {
-        "/health": health_operation(
-            "Liveness; calls no dependency.", collector.ref(Liveness), ("200",)
-        ),
-        "/health/db": health_operation(
-            "Database reachability (503 when unhealthy or error).",
-            collector.ref(DatabaseHealth),
-            ("200", "503"),
-        ),
-        "/health/apis": health_operation(
-            "External APIs (503 when any check errs).", collector.ref(ApisHealth), ("200", "503")
-        ),
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus text exposition.",
-                "responses": {
-                    "200": {
-                        "description": "Metrics.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "summary": "This document.",
-                "responses": {"200": json_response("OpenAPI document.", {"type": "object"})},
-            }
-        },
-        "/api/logs": ingestion_operation(
-            "Browser log entries, one or a batch.", logs_body, error, accepted
-        ),
-        "/api/metrics": ingestion_operation(
-            "Browser metrics collector flush.", metrics_body, error, accepted
-        ),
-    }
+    paths: dict[str, Any] = {}
+    for route in routes:
+        described = operation(route, collector)
+        paths[route.path] = {method.lower(): described for method in route.methods}
     return {
         "openapi": "3.1.0",
         "info": {"title": "MiKO platform service", "version": version},
@@ -154,12 +109,16 @@ def build_document(version: str = __version__) -> dict[str, Any]:
 
 
 class OpenAPIEndpoint:
-    def __init__(self, version: str) -> None:
-        self.body = json.dumps(build_document(version), separators=(",", ":")).encode()
+    """GET /openapi.json. The table it is part of publishes its document once it is complete."""
+
+    def __init__(self) -> None:
+        self.body: bytes | None = None
         self.headers = ((b"content-type", b"application/json"), (b"cache-control", b"no-cache"))
 
+    def publish(self, document: dict[str, Any]) -> None:
+        self.body = json.dumps(document, separators=(",", ":")).encode()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            await method_not_allowed(scope, send, "GET, HEAD")
-            return
+        if self.body is None:
+            raise RuntimeError("the OpenAPI document was never published")
         await send_body(send, 200, self.body, self.headers, head=scope["method"] == "HEAD")

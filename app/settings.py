@@ -9,27 +9,34 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app import __version__
+from app.contract import APP_PORT, Env, SecretEnv, keepalive_problem, shutdown_problem
 from app.security_headers import origin_of
 
 STATIC_DIR_DEFAULT = pathlib.Path(__file__).resolve().parent / "static"
-ALB_IDLE_TIMEOUT_SECONDS = 60
-ECS_STOP_TIMEOUT_SECONDS = 30
+LOAD_BALANCER_IDLE_TIMEOUT_MAX_SECONDS = 4000
+"""The largest idle timeout an application load balancer accepts."""
+CONTAINER_STOP_TIMEOUT_MAX_SECONDS = 120
+"""The largest stop timeout ECS on Fargate accepts."""
 GOOGLE_HEALTH_URL_DEFAULT = "https://www.googleapis.com/discovery/v1/apis/calendar/v3/rest"
 DB_CHECK_INTERVAL_DEFAULT_SECONDS = 60
 DB_CHECK_INTERVAL_RANGE_SECONDS = (5, 3600)
 
 AppEnv = Literal["development", "staging", "production"]
+"""The values of contract.APP_ENVIRONMENTS (a Literal must spell them out for the type checker)."""
 
 REQUIRED_OUTSIDE_DEVELOPMENT = (
-    "supabase_url",
-    "supabase_anon_key",
-    "n8n_webhook_url",
-    "n8n_instance_id",
-    "google_client_id",
-    "google_api_key",
-    "base44_app_id",
-    "allowed_origins",
+    SecretEnv.SUPABASE_URL,
+    SecretEnv.SUPABASE_ANON_KEY,
+    SecretEnv.N8N_WEBHOOK_URL,
+    SecretEnv.N8N_INSTANCE_ID,
+    SecretEnv.GOOGLE_CLIENT_ID,
+    SecretEnv.GOOGLE_API_KEY,
+    SecretEnv.BASE44_APP_ID,
+    Env.ALLOWED_ORIGINS,
+    Env.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS,
+    Env.CONTAINER_STOP_TIMEOUT_SECONDS,
 )
+"""Variables (names from app.contract) that staging and production refuse to start without."""
 
 
 class Settings(BaseSettings):
@@ -38,13 +45,16 @@ class Settings(BaseSettings):
     `APP_ENV=development` (the default) needs nothing: unconfigured integrations report
     `unconfigured`. `staging` and `production` are strict: start-up fails with one message naming
     every missing variable among SUPABASE_URL, SUPABASE_ANON_KEY, N8N_WEBHOOK_URL, N8N_INSTANCE_ID,
-    GOOGLE_CLIENT_ID, GOOGLE_API_KEY, BASE44_APP_ID and ALLOWED_ORIGINS. DATABASE_URL stays optional
-    everywhere: the Supabase REST check already covers database reachability, and a direct
-    Postgres `SELECT 1` is added when DATABASE_URL is set. SENTRY_DSN is optional.
+    GOOGLE_CLIENT_ID, GOOGLE_API_KEY, BASE44_APP_ID, ALLOWED_ORIGINS,
+    LOAD_BALANCER_IDLE_TIMEOUT_SECONDS and CONTAINER_STOP_TIMEOUT_SECONDS. DATABASE_URL stays
+    optional everywhere: the Supabase REST check already covers database reachability, and a
+    direct Postgres `SELECT 1` is added when DATABASE_URL is set. SENTRY_DSN is optional.
 
     Strict environments also refuse unsafe values: `*` or non-https CORS origins, a keep-alive
-    timeout not above the load balancer's idle timeout (60 s), and a shutdown grace period not
-    below the container stop timeout (30 s).
+    timeout not above LOAD_BALANCER_IDLE_TIMEOUT_SECONDS, and a shutdown grace period not below
+    CONTAINER_STOP_TIMEOUT_SECONDS. Those two are the limits of the stack the app runs in, set by
+    the infrastructure (app/contract.py states the relations); development checks them too when
+    they are given.
 
     TRUSTED_PROXY_HOPS is how many proxies in front of the service append to X-Forwarded-For:
     0 trusts no header (the socket peer is the client), 1 is the load balancer alone, 2 is
@@ -62,7 +72,7 @@ class Settings(BaseSettings):
     app_env: AppEnv = "development"
     app_version: str = Field(default=__version__, max_length=64)
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=APP_PORT, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     web_concurrency: int = Field(default=1, ge=1, le=32)
     static_dir: pathlib.Path = STATIC_DIR_DEFAULT
@@ -87,6 +97,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=262_144, ge=1024, le=10_485_760)
     keepalive_timeout_seconds: int = Field(default=75, ge=1)
     shutdown_grace_seconds: int = Field(default=20, ge=1)
+    load_balancer_idle_timeout_seconds: int | None = Field(
+        default=None, ge=1, le=LOAD_BALANCER_IDLE_TIMEOUT_MAX_SECONDS
+    )
+    container_stop_timeout_seconds: int | None = Field(
+        default=None, ge=1, le=CONTAINER_STOP_TIMEOUT_MAX_SECONDS
+    )
     health_check_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     health_budget_seconds: float = Field(default=5.0, gt=0, le=60)
     health_db_check_interval_seconds: int | None = None
@@ -145,34 +161,47 @@ class Settings(BaseSettings):
             self.health_db_check_interval_seconds = (
                 0 if self.app_env == "development" else DB_CHECK_INTERVAL_DEFAULT_SECONDS
             )
-        if self.app_env == "development":
-            return self
-        missing = [name.upper() for name in REQUIRED_OUTSIDE_DEVELOPMENT if not getattr(self, name)]
-        if missing:
-            raise ValueError(
-                f"APP_ENV={self.app_env} needs these variables set: {', '.join(missing)}"
-            )
-        problems = self._unsafe_values()
+        problems = self._timing_problems()
+        if self.app_env != "development":
+            missing = [name for name in REQUIRED_OUTSIDE_DEVELOPMENT if not self._value_of(name)]
+            if missing:
+                raise ValueError(
+                    f"{Env.APP_ENV}={self.app_env} needs these variables set: {', '.join(missing)}"
+                )
+            problems = self._unsafe_origins() + problems
         if problems:
-            raise ValueError(f"APP_ENV={self.app_env} refuses: {'; '.join(problems)}")
+            raise ValueError(f"{Env.APP_ENV}={self.app_env} refuses: {'; '.join(problems)}")
         return self
 
-    def _unsafe_values(self) -> list[str]:
-        problems = [
-            f"ALLOWED_ORIGINS entry {origin!r} (use https origins, not '*')"
+    def _value_of(self, variable: str) -> object:
+        return getattr(self, variable.lower())
+
+    def _unsafe_origins(self) -> list[str]:
+        return [
+            f"{Env.ALLOWED_ORIGINS} entry {origin!r} (use https origins, not '*')"
             for origin in self.allowed_origins
             if not origin.startswith("https://")
         ]
-        if self.keepalive_timeout_seconds <= ALB_IDLE_TIMEOUT_SECONDS:
-            problems.append(
-                f"KEEPALIVE_TIMEOUT_SECONDS={self.keepalive_timeout_seconds} "
-                f"(must exceed the load balancer idle timeout, {ALB_IDLE_TIMEOUT_SECONDS})"
-            )
-        if self.shutdown_grace_seconds >= ECS_STOP_TIMEOUT_SECONDS:
-            problems.append(
-                f"SHUTDOWN_GRACE_SECONDS={self.shutdown_grace_seconds} "
-                f"(must be below the container stop timeout, {ECS_STOP_TIMEOUT_SECONDS})"
-            )
+
+    def _timing_problems(self) -> list[str]:
+        """The app's timings against the stack's limits, each as far as the limit is known."""
+        problems = []
+        idle = self.load_balancer_idle_timeout_seconds
+        if idle is not None:
+            problem = keepalive_problem(self.keepalive_timeout_seconds, idle)
+            if problem is not None:
+                problems.append(
+                    f"{Env.KEEPALIVE_TIMEOUT_SECONDS}={self.keepalive_timeout_seconds} / "
+                    f"{Env.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS}={idle}: {problem}"
+                )
+        stop = self.container_stop_timeout_seconds
+        if stop is not None:
+            problem = shutdown_problem(self.shutdown_grace_seconds, stop)
+            if problem is not None:
+                problems.append(
+                    f"{Env.SHUTDOWN_GRACE_SECONDS}={self.shutdown_grace_seconds} / "
+                    f"{Env.CONTAINER_STOP_TIMEOUT_SECONDS}={stop}: {problem}"
+                )
         return problems
 
     @property

@@ -6,29 +6,23 @@ the account root (prod). Lifecycle moves dumps to colder storage, then expires t
 """
 
 from dataclasses import dataclass
-from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
+from app.contract import BACKUP_DUMP_PREFIX
 from components.policy_documents import tls_only_bucket_policy
+from config.sections import BackupSettings
 
-ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
-DUMP_PREFIX = "dumps/"
+DUMP_PREFIX = f"{BACKUP_DUMP_PREFIX}/"
 # Dumps are read back weekly by `verify`; Glacier Instant Retrieval keeps that a plain GET.
 COLD_STORAGE_CLASS = "GLACIER_IR"
 
 
 @dataclass
 class BackupBucketArgs:
-    object_lock_mode: ObjectLockMode
-    """GOVERNANCE (privileged deletes possible) or COMPLIANCE (no deletes until retention ends)."""
-    object_lock_days: int
-    """Days each dump is locked against deletion and overwrite."""
-    cold_storage_after_days: int
-    """Days after which dumps move to colder storage."""
-    expire_after_days: int
-    """Days after which dumps expire; at least the lock period."""
+    settings: BackupSettings
+    """Object lock mode and days, cold storage and expiry of the dumps."""
     protect: bool
     """Whether the key and the bucket are protected from `pulumi destroy` and replacement."""
 
@@ -42,10 +36,10 @@ def lifecycle_rules(
             "status": "Enabled",
             "filter": {"prefix": DUMP_PREFIX},
             "transitions": [
-                {"days": args.cold_storage_after_days, "storage_class": COLD_STORAGE_CLASS}
+                {"days": args.settings.cold_storage_after_days, "storage_class": COLD_STORAGE_CLASS}
             ],
-            "expiration": {"days": args.expire_after_days},
-            "noncurrent_version_expiration": {"noncurrent_days": args.object_lock_days},
+            "expiration": {"days": args.settings.expire_after_days},
+            "noncurrent_version_expiration": {"noncurrent_days": args.settings.object_lock_days},
         },
         {
             # A dump that failed half-way is aborted by the job; this catches a killed task.
@@ -128,8 +122,8 @@ class BackupBucket(pulumi.ComponentResource):
             bucket=bucket.id,
             rule={
                 "default_retention": {
-                    "mode": args.object_lock_mode,
-                    "days": args.object_lock_days,
+                    "mode": args.settings.object_lock_mode,
+                    "days": args.settings.object_lock_days,
                 }
             },
             opts=child,

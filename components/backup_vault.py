@@ -1,7 +1,8 @@
 """AWS Backup for the dump bucket: a KMS-encrypted vault, a daily plan, copies and a vault lock.
 
 S3 backups by AWS Backup need bucket versioning, which the dump bucket has. Failed backup, copy
-and restore jobs reach the alarm topic through an EventBridge rule.
+and restore jobs reach the alarm topic through an EventBridge rule. Where the stack asks, restore
+testing (backup_restore_testing.py) restores the latest recovery point on a schedule.
 """
 
 import json
@@ -10,7 +11,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.backup_restore_testing import create_restore_testing
 from components.policy_documents import assume_role_policy
+from config.sections import BackupSettings
 
 # AWS-managed policies that let AWS Backup back up and restore S3 buckets.
 BACKUP_SERVICE_POLICIES = (
@@ -25,36 +28,18 @@ JOB_EVENT_TYPES = (
     "Copy Job State Change",
     "Restore Job State Change",
 )
-# AWS's floor for the vault lock's grace period: before it ends the lock can still be removed.
-MIN_LOCK_COOLING_OFF_DAYS = 3
 
 
 @dataclass
 class BackupVaultArgs:
     bucket_arn: pulumi.Input[str]
     """The bucket AWS Backup protects."""
-    retention_days: int
-    """Days each recovery point is kept."""
-    schedule: str
-    """When the daily backup runs (an EventBridge cron expression, UTC)."""
-    copy_region: str | None
-    """Region of the vault that receives a copy of each recovery point; None for no copy."""
-    vault_lock_cooling_off_days: int | None
-    """Days before the vault lock becomes immutable (at least 3); None for no vault lock."""
-    restore_testing_schedule: str | None
-    """When AWS Backup restore-tests the latest recovery point; None for no restore testing."""
+    settings: BackupSettings
+    """Retention, schedule, cross-region copy, vault lock and restore testing."""
     alarm_topic_arn: pulumi.Input[str]
     """Topic that receives failed backup, copy and restore jobs."""
     protect: bool
     """Whether the keys and vaults are protected from `pulumi destroy` and replacement."""
-
-    def __post_init__(self) -> None:
-        cooling_off = self.vault_lock_cooling_off_days
-        if cooling_off is not None and cooling_off < MIN_LOCK_COOLING_OFF_DAYS:
-            raise ValueError(
-                f"vault lock cooling-off period {cooling_off} days is below AWS's minimum of "
-                f"{MIN_LOCK_COOLING_OFF_DAYS}"
-            )
 
 
 def failed_job_event_pattern() -> str:
@@ -85,7 +70,9 @@ class BackupVault(pulumi.ComponentResource):
         self._args = args
         vault = self._create_vault(name, region=None)
         copy_vault = (
-            self._create_vault(f"{name}-copy", args.copy_region) if args.copy_region else None
+            self._create_vault(f"{name}-copy", args.settings.copy_to_region)
+            if args.settings.copy_to_region
+            else None
         )
         role = self._create_role(name)
         plan = self._create_plan(name, vault, copy_vault)
@@ -96,8 +83,15 @@ class BackupVault(pulumi.ComponentResource):
             resources=[args.bucket_arn],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        if args.restore_testing_schedule:
-            self._create_restore_testing(name, vault, role, args.restore_testing_schedule)
+        if args.settings.restore_testing_cron:
+            create_restore_testing(
+                name,
+                vault_arn=vault.arn,
+                role_arn=role.arn,
+                bucket_arn=args.bucket_arn,
+                schedule=args.settings.restore_testing_cron,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self._create_failure_rule(name)
 
         self.vault_arn = vault.arn
@@ -125,13 +119,13 @@ class BackupVault(pulumi.ComponentResource):
             opts=stateful,
         )
         vault = aws.backup.Vault(f"{name}-vault", kms_key_arn=key.arn, region=region, opts=stateful)
-        cooling_off = self._args.vault_lock_cooling_off_days
+        cooling_off = self._args.settings.vault_lock_days
         if cooling_off is not None:
             aws.backup.VaultLockConfiguration(
                 f"{name}-vault-lock",
                 backup_vault_name=vault.name,
                 changeable_for_days=cooling_off,
-                min_retention_days=self._args.retention_days,
+                min_retention_days=self._args.settings.retention_days,
                 region=region,
                 opts=stateful,
             )
@@ -156,21 +150,23 @@ class BackupVault(pulumi.ComponentResource):
     def _create_plan(
         self, name: str, vault: aws.backup.Vault, copy_vault: aws.backup.Vault | None
     ) -> aws.backup.Plan:
-        lifecycle = aws.backup.PlanRuleLifecycleArgs(delete_after=self._args.retention_days)
+        lifecycle = aws.backup.PlanRuleLifecycleArgs(
+            delete_after=self._args.settings.retention_days
+        )
         copy_actions = []
         if copy_vault:
             copy_actions.append(
                 aws.backup.PlanRuleCopyActionArgs(
                     destination_vault_arn=copy_vault.arn,
                     lifecycle=aws.backup.PlanRuleCopyActionLifecycleArgs(
-                        delete_after=self._args.retention_days
+                        delete_after=self._args.settings.retention_days
                     ),
                 )
             )
         daily = aws.backup.PlanRuleArgs(
             rule_name="daily",
             target_vault_name=vault.name,
-            schedule=self._args.schedule,
+            schedule=self._args.settings.plan_schedule,
             start_window=60,
             completion_window=360,
             lifecycle=lifecycle,
@@ -178,35 +174,6 @@ class BackupVault(pulumi.ComponentResource):
         )
         return aws.backup.Plan(
             f"{name}-plan", rules=[daily], opts=pulumi.ResourceOptions(parent=self)
-        )
-
-    def _create_restore_testing(
-        self, name: str, vault: aws.backup.Vault, role: aws.iam.Role, schedule: str
-    ) -> None:
-        child = pulumi.ResourceOptions(parent=self)
-        # Restore-testing plan names allow letters, digits and underscores only.
-        plan_name = f"{name}_restore_testing".replace("-", "_")
-        testing_plan = aws.backup.RestoreTestingPlan(
-            f"{name}-restore-testing",
-            name=plan_name,
-            schedule_expression=schedule,
-            recovery_point_selection={
-                "algorithm": "LATEST_WITHIN_WINDOW",
-                "include_vaults": [vault.arn],
-                "recovery_point_types": ["SNAPSHOT"],
-                "selection_window_days": 7,
-            },
-            opts=child,
-        )
-        aws.backup.RestoreTestingSelection(
-            f"{name}-restore-testing-bucket",
-            name=f"{plan_name}_bucket",
-            restore_testing_plan_name=testing_plan.name,
-            protected_resource_type="S3",
-            protected_resource_arns=[self._args.bucket_arn],
-            iam_role_arn=role.arn,
-            validation_window_hours=24,
-            opts=child,
         )
 
     def _create_failure_rule(self, name: str) -> None:

@@ -12,13 +12,16 @@ import pulumi
 from components.backup_bucket import BackupBucket, BackupBucketArgs
 from components.backup_jobs import BackupJobs, BackupJobsArgs
 from components.backup_vault import BackupVault, BackupVaultArgs
-from components.settings import BackupSettings
+from components.secrets_store import SecretsStore
+from config.sections import BackupSettings
 
 
 @dataclass
 class BackupsArgs:
     prefix: str
     region: str
+    environment: str
+    """APP_ENV of the stack, which the backup jobs run under."""
     settings: BackupSettings
     protect: bool
     cluster_arn: pulumi.Input[str]
@@ -27,10 +30,10 @@ class BackupsArgs:
     private_subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     """Security group of the tasks: egress to the database and to AWS APIs."""
-    database_secret_arn: pulumi.Input[str]
-    scratch_database_secret_arn: pulumi.Input[str]
-    secrets_key_arn: pulumi.Input[str]
-    """Key of the secrets; it also encrypts the job's log group."""
+    secrets: SecretsStore
+    """Where the jobs' database URLs are kept."""
+    kms_key_arn: pulumi.Input[str]
+    """The stack's key: it encrypts the secrets and the jobs' log group."""
     log_retention_days: int
     alarm_topic_arn: pulumi.Input[str]
 
@@ -52,16 +55,9 @@ class Backups(pulumi.ComponentResource):
     ) -> None:
         super().__init__("miko:backup:Backups", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        backup = args.settings
         bucket = BackupBucket(
             f"{name}-dumps",
-            BackupBucketArgs(
-                object_lock_mode=backup.object_lock_mode,
-                object_lock_days=backup.object_lock_days,
-                cold_storage_after_days=backup.cold_storage_after_days,
-                expire_after_days=backup.expire_after_days,
-                protect=args.protect,
-            ),
+            BackupBucketArgs(settings=args.settings, protect=args.protect),
             opts=child,
         )
         jobs = BackupJobs(
@@ -69,6 +65,8 @@ class Backups(pulumi.ComponentResource):
             BackupJobsArgs(
                 prefix=args.prefix,
                 region=args.region,
+                environment=args.environment,
+                settings=args.settings,
                 cluster_arn=args.cluster_arn,
                 image_ref=args.image_ref,
                 repository_arn=args.repository_arn,
@@ -77,14 +75,10 @@ class Backups(pulumi.ComponentResource):
                 bucket_name=bucket.bucket_name,
                 bucket_arn=bucket.bucket_arn,
                 bucket_key_arn=bucket.key_arn,
-                database_secret_arn=args.database_secret_arn,
-                scratch_database_secret_arn=args.scratch_database_secret_arn,
-                secrets_key_arn=args.secrets_key_arn,
-                log_key_arn=args.secrets_key_arn,
+                secrets=args.secrets,
+                kms_key_arn=args.kms_key_arn,
                 log_retention_days=args.log_retention_days,
                 alarm_topic_arn=args.alarm_topic_arn,
-                dump_schedule=backup.dump_schedule,
-                verify_schedule=backup.verify_schedule,
             ),
             opts=child,
         )
@@ -92,11 +86,7 @@ class Backups(pulumi.ComponentResource):
             f"{name}-vault",
             BackupVaultArgs(
                 bucket_arn=bucket.bucket_arn,
-                retention_days=backup.retention_days,
-                schedule=backup.plan_schedule,
-                copy_region=backup.copy_region,
-                vault_lock_cooling_off_days=backup.vault_lock_cooling_off_days,
-                restore_testing_schedule=backup.restore_testing_schedule,
+                settings=args.settings,
                 alarm_topic_arn=args.alarm_topic_arn,
                 protect=args.protect,
             ),

@@ -90,6 +90,24 @@ def execution_role_policy(
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
+def execution_policy(
+    *,
+    repository_arn: pulumi.Input[str],
+    log_group_arn: pulumi.Input[str],
+    secret_arns: pulumi.Input[Mapping[str, str]],
+    kms_key_arn: pulumi.Input[str],
+) -> pulumi.Output[str]:
+    """`execution_role_policy` once its ARNs are known; `secret_arns` maps name to ARN."""
+    return pulumi.Output.all(repository_arn, log_group_arn, secret_arns, kms_key_arn).apply(
+        lambda values: execution_role_policy(
+            repository_arn=values[0],
+            log_group_arn=values[1],
+            secret_arns=list(values[2].values()),
+            kms_key_arn=values[3],
+        )
+    )
+
+
 def fargate_task_definition(
     name: str,
     *,

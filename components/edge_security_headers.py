@@ -11,6 +11,8 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 
 from app.security_headers import security_headers
+from components.cloudflare_rulesets import zone_phase_ruleset
+from config.sections import EdgeSettings
 
 # Headers that reveal the origin's software. Cloudflare does not let a transform rule modify or
 # remove `Server` (it always answers `Server: cloudflare`), so only these are removed:
@@ -22,8 +24,8 @@ REMOVED_HEADERS = ("X-Powered-By",)
 class SecurityHeadersArgs:
     zone_id: pulumi.Input[str]
     """Cloudflare zone the header rule applies to."""
-    connect_origins: Sequence[str]
-    """Origins (scheme://host) the browser app calls, for the CSP connect-src (plain config)."""
+    settings: EdgeSettings
+    """Its connectOrigins: origins the browser app calls, for the CSP connect-src (plain)."""
 
 
 def _header_operations(
@@ -64,14 +66,13 @@ class SecurityHeaders(pulumi.ComponentResource):
         # The integration URLs are secret config, but a CSP lists origins the browser fetches, so
         # they are public by nature. Taking plain origins (config key connectOrigins) keeps every
         # secret value out of this resource's inputs and out of readable previews.
-        ruleset = cloudflare.Ruleset(
+        ruleset = zone_phase_ruleset(
             f"{name}-response-headers",
             zone_id=args.zone_id,
-            kind="zone",
             phase="http_response_headers_transform",
             name="Security headers",
             description="Same header set as the service, from app.security_headers",
-            rules=_security_header_rules(args.connect_origins),
+            rules=_security_header_rules(args.settings.connect_origins),
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -15,6 +15,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
+from config.sections import ImageSettings
+
 PLATFORM = "linux/amd64"
 # Build-context entries that do not reach the image (see app/.dockerignore) or that local runs
 # create, so they must not change the content tag.
@@ -28,9 +30,9 @@ class AppImageArgs:
     context: str
     """Build context directory, relative to the project (`./app`)."""
     version: str
-    build_on_preview: bool
+    settings: ImageSettings
     kms_key_arn: pulumi.Input[str]
-    untagged_image_expiry_days: int
+    """The stack's key: it encrypts the repository's images."""
 
 
 def context_digest(context: Path) -> str:
@@ -101,7 +103,7 @@ class AppImage(pulumi.ComponentResource):
         aws.ecr.LifecyclePolicy(
             f"{name}-lifecycle",
             repository=repository.name,
-            policy=lifecycle_policy(args.untagged_image_expiry_days),
+            policy=lifecycle_policy(args.settings.untagged_image_expiry_days),
             opts=child,
         )
         self.tag = f"{args.version}-{context_digest(Path(args.context))[:12]}"
@@ -115,7 +117,7 @@ class AppImage(pulumi.ComponentResource):
                 context=args.context, dockerfile=f"{args.context}/Dockerfile", platform=PLATFORM
             ),
             # CI previews build the image too, so a broken Dockerfile fails the pull request.
-            build_on_preview=args.build_on_preview,
+            build_on_preview=args.settings.build_on_preview,
             registry=docker.RegistryArgs(
                 server=repository.repository_url.apply(lambda url: url.split("/", 1)[0]),
                 username=token.user_name,

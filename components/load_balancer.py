@@ -1,24 +1,22 @@
 """The Application Load Balancer in front of the tasks, with its certificate and listeners.
 
 HTTPS terminates on the ALB with a TLS 1.3/1.2 policy and an ACM certificate validated through
-DNS records in Cloudflare; plain HTTP only redirects to HTTPS. Access logs, where the stack asks,
-go to a private, encrypted, versioned, TLS-only bucket (protected when the stack asks).
+DNS records in Cloudflare (certificate.py); plain HTTP only redirects to HTTPS. Access logs, where
+the stack asks, go to a private, encrypted, versioned, TLS-only bucket (access_log_bucket.py).
 """
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_cloudflare as cloudflare
 
-from components.policy_documents import deny_insecure_transport, document
-from components.settings import APP_PORT
+from app.contract import APP_PORT, HEALTH_PATH, INTERNAL_PATHS
+from components.access_log_bucket import access_log_bucket
+from components.certificate import validated_certificate
+from config.sections import LoadBalancerSettings, TimingSettings
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-HEALTH_PATH = "/health"
-ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
 
 
 @dataclass
@@ -28,53 +26,17 @@ class LoadBalancerArgs:
     vpc_id: pulumi.Input[str]
     public_subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
-    site_domain: str
+    site_hostname: str
     cloudflare_zone_id: pulumi.Input[str]
-    idle_timeout_seconds: int
-    deregistration_delay_seconds: int
-    deletion_protection: bool
-    access_logs: bool
-    access_log_expiry_days: int
+    settings: LoadBalancerSettings
+    timings: TimingSettings
+    """The idle timeout and the deregistration delay, which nest with the app's timings."""
     protect: bool
     """Protect the access-log bucket from deletion by an update."""
 
 
-INTERNAL_PATHS = ("/metrics", "/metrics/*")
-
-
-def access_log_bucket_policy(bucket_arn: str, account_id: str, elb_account_arn: str) -> str:
-    """ELB may write this account's log prefix; nobody may use the bucket without TLS.
-
-    Regions launched before August 2022 deliver as the regional ELB account, newer ones as the
-    log-delivery service principal; granting both works everywhere.
-    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
-    """
-    log_objects = f"{bucket_arn}/AWSLogs/{account_id}/*"
-    return document(
-        [
-            deny_insecure_transport(bucket_arn),
-            {
-                "Sid": "ElbAccountDeliversLogs",
-                "Effect": "Allow",
-                "Principal": {"AWS": elb_account_arn},
-                "Action": "s3:PutObject",
-                "Resource": log_objects,
-            },
-            {
-                "Sid": "ElbServiceDeliversLogs",
-                "Effect": "Allow",
-                "Principal": {"Service": ELB_LOG_DELIVERY_SERVICE},
-                "Action": "s3:PutObject",
-                "Resource": log_objects,
-            },
-        ]
-    )
-
-
-def _validation_option(
-    options: Sequence[aws.acm.outputs.CertificateDomainValidationOption], domain: str
-) -> aws.acm.outputs.CertificateDomainValidationOption:
-    return next(option for option in options if option.domain_name == domain)
+# The internal paths and everything below them are answered 404 by the load balancer itself.
+INTERNAL_PATH_PATTERNS = tuple(p for path in INTERNAL_PATHS for p in (path, f"{path}/*"))
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -97,7 +59,12 @@ class LoadBalancer(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
-        certificate_arn = self._create_certificate()
+        certificate_arn = validated_certificate(
+            name,
+            site_hostname=args.site_hostname,
+            zone_id=args.cloudflare_zone_id,
+            opts=self._child,
+        )
         access_logs, log_dependencies = self._create_access_logs()
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
@@ -107,9 +74,9 @@ class LoadBalancer(pulumi.ComponentResource):
             security_groups=[args.security_group_id],
             subnets=list(args.public_subnet_ids),
             drop_invalid_header_fields=True,
-            enable_deletion_protection=args.deletion_protection,
+            enable_deletion_protection=args.settings.deletion_protection,
             # Below the app's keep-alive, so the ALB never reuses a connection the app closed.
-            idle_timeout=args.idle_timeout_seconds,
+            idle_timeout=args.timings.alb_idle_timeout_seconds,
             access_logs=access_logs,
             opts=pulumi.ResourceOptions(parent=self, depends_on=log_dependencies),
         )
@@ -120,7 +87,7 @@ class LoadBalancer(pulumi.ComponentResource):
             target_type="ip",
             vpc_id=args.vpc_id,
             # ECS waits this long for in-flight requests to finish before it sends SIGTERM.
-            deregistration_delay=args.deregistration_delay_seconds,
+            deregistration_delay=args.timings.deregistration_delay_seconds,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 path=HEALTH_PATH,
                 matcher="200",
@@ -153,7 +120,7 @@ class LoadBalancer(pulumi.ComponentResource):
             conditions=[
                 aws.lb.ListenerRuleConditionArgs(
                     path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(
-                        values=list(INTERNAL_PATHS)
+                        values=list(INTERNAL_PATH_PATTERNS)
                     )
                 )
             ],
@@ -201,122 +168,16 @@ class LoadBalancer(pulumi.ComponentResource):
             }
         )
 
-    def _create_certificate(self) -> pulumi.Output[str]:
-        """ACM certificate for the site, validated by CNAME records created in Cloudflare."""
-        certificate = aws.acm.Certificate(
-            f"{self._name}-certificate",
-            domain_name=self._args.site_domain,
-            validation_method="DNS",
-            opts=self._child,
-        )
-        # One validation option per certificate domain. The domains are known now, so the loop
-        # runs over them (resources are never created inside apply, where previews miss them).
-        fqdns = []
-        for index, domain in enumerate([self._args.site_domain]):
-            option = certificate.domain_validation_options.apply(
-                functools.partial(_validation_option, domain=domain)
-            )
-            record = cloudflare.DnsRecord(
-                f"{self._name}-certificate-validation-{index}",
-                zone_id=self._args.cloudflare_zone_id,
-                name=option.apply(lambda o: (o.resource_record_name or "").rstrip(".")),
-                type=option.apply(lambda o: o.resource_record_type or "CNAME"),
-                content=option.apply(lambda o: (o.resource_record_value or "").rstrip(".")),
-                ttl=60,
-                # ACM must see the record itself, not a Cloudflare proxy address.
-                proxied=False,
-                comment=f"ACM validation for {domain}",
-                opts=self._child,
-            )
-            fqdns.append(record.name)
-        validation = aws.acm.CertificateValidation(
-            f"{self._name}-certificate-validation",
-            certificate_arn=certificate.arn,
-            validation_record_fqdns=fqdns,
-            opts=self._child,
-        )
-        return validation.certificate_arn
-
     def _create_access_logs(
         self,
     ) -> tuple[aws.lb.LoadBalancerAccessLogsArgs | None, list[pulumi.Resource]]:
-        if not self._args.access_logs:
+        if not self._args.settings.access_logs:
             return None, []
-        name = f"{self._name}-access-logs"
-        bucket = aws.s3.Bucket(
-            name,
-            bucket=pulumi.Output.from_input(self._args.account_id).apply(
-                lambda account: f"{self._args.prefix}-alb-logs-{account}"
-            ),
-            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect),
+        return access_log_bucket(
+            f"{self._name}-access-logs",
+            prefix=self._args.prefix,
+            account_id=self._args.account_id,
+            expiry_days=self._args.settings.access_log_expiry_days,
+            protect=self._args.protect,
+            parent=self,
         )
-        versioning = aws.s3.BucketVersioning(
-            name,
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-                status="Enabled"
-            ),
-            opts=self._child,
-        )
-        aws.s3.BucketOwnershipControls(
-            name,
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=self._child,
-        )
-        public_access = aws.s3.BucketPublicAccessBlock(
-            name,
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=self._child,
-        )
-        # ALB access logs support only SSE-S3 (AES256), not SSE-KMS.
-        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            name,
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    )
-                )
-            ],
-            opts=self._child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            name,
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-access-logs",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=self._args.access_log_expiry_days
-                    ),
-                    # Versioning keeps an expired or overwritten log as a noncurrent version;
-                    # it goes after the same number of days, so retention stays as configured.
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=self._args.access_log_expiry_days
-                    ),
-                )
-            ],
-            # Noncurrent-version rules rely on versioning; S3 applies them once it is enabled.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
-        )
-        elb_account = aws.elb.get_service_account_output(opts=pulumi.InvokeOptions(parent=self))
-        policy = aws.s3.BucketPolicy(
-            name,
-            bucket=bucket.id,
-            policy=pulumi.Output.all(bucket.arn, self._args.account_id, elb_account.arn).apply(
-                lambda values: access_log_bucket_policy(values[0], values[1], values[2])
-            ),
-            # S3 rejects a bucket policy while the public access block is being applied.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
-        )
-        access_logs = aws.lb.LoadBalancerAccessLogsArgs(bucket=bucket.id, enabled=True)
-        # The ALB checks at creation that it can write to the bucket.
-        return access_logs, [policy, encryption]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pulumi_aws
 
-from components.settings import Settings
+from config.stack import StackSettings
 
 US_EAST_1 = "us-east-1"
 
@@ -22,7 +22,7 @@ class Providers:
     """Provider for us-east-1, where Route 53 health-check metrics (and their alarms) live."""
 
 
-def create_providers(settings: Settings) -> Providers:
+def create_providers(settings: StackSettings) -> Providers:
     """One provider per region the program uses, both carrying the same default tags."""
 
     def provider(name: str, region: str) -> pulumi_aws.Provider:
@@ -33,6 +33,6 @@ def create_providers(settings: Settings) -> Providers:
         )
 
     return Providers(
-        aws=provider("aws", settings.aws_region),
+        aws=provider("aws", settings.identity.aws_region),
         aws_us_east_1=provider("aws-us-east-1", US_EAST_1),
     )

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import INTEGRATION_SECRETS
+from config.secrets import INTEGRATION_SECRETS
 
 
 @dataclass

@@ -3,8 +3,8 @@
 The task runs read-only, as the image's non-root user (uid 10001), with every Linux capability
 dropped; secrets arrive through `valueFrom`, never the plain environment. Deployments keep full
 capacity (100 % / 200 %), roll back on the circuit breaker or on the named alarms, and a new
-secret version starts one. Autoscaling owns the desired count and tracks CPU and requests per
-target.
+secret version starts one. Autoscaling (service_autoscaling.py) owns the desired count and tracks
+CPU and requests per target; the container and its environment are built in app_container.py.
 """
 
 from collections.abc import Mapping, Sequence
@@ -13,21 +13,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.containers import (
-    ECS_TASKS_SERVICE,
-    execution_role_policy,
-    fargate_task_definition,
-    hardened_container,
-    serialise,
-)
-from components.policy_documents import assume_role_policy
-from components.settings import APP_PORT, ServiceSettings
-
-CONTAINER_NAME = "app"
-HEALTH_COMMAND = (
-    "import os, urllib.request as r; "
-    "r.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8080'), timeout=4)"
-)
+from app.contract import APP_PORT
+from components.app_container import CONTAINER_NAME, app_environment, container_definitions
+from components.containers import ECS_TASKS_SERVICE, execution_policy, fargate_task_definition
+from components.iam_roles import service_role
+from components.secrets_store import SecretScope
+from components.service_autoscaling import create_autoscaling
+from config.sections import ServiceSettings, TimingSettings
 
 
 @dataclass
@@ -38,13 +30,12 @@ class AppServiceArgs:
     """Image by digest (`repo@sha256:...`)."""
     repository_arn: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
-    container_secrets: pulumi.Input[Sequence[Mapping[str, str]]]
-    """`secrets` entries (name + valueFrom) of the container definition."""
-    secret_arns: pulumi.Input[Mapping[str, str]]
-    secret_version_ids: pulumi.Input[Mapping[str, str]]
-    """A change in any of these starts a new deployment (secret rotation)."""
-    environment: Mapping[str, str]
-    """Plain, non-secret container environment."""
+    secrets: SecretScope
+    """The app's integration secrets; a new version of any starts a deployment (rotation)."""
+    environment: str
+    """The app's APP_ENV (staging | production)."""
+    version: str
+    """The release the app reports (APP_VERSION)."""
     private_subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     target_group_arn: pulumi.Input[str]
@@ -52,40 +43,10 @@ class AppServiceArgs:
     alb_arn_suffix: pulumi.Input[str]
     target_group_arn_suffix: pulumi.Input[str]
     settings: ServiceSettings
-    """Sizes, scaling targets, timings and log retention from stack config."""
+    """Sizes, scaling targets, log retention and the app's own settings from stack config."""
+    timings: TimingSettings
+    """Keep-alive, idle and stop timeouts: the app gets the infrastructure's values too."""
     rollback_alarm_names: Sequence[str]
-
-
-def container_definitions(
-    *,
-    image: str,
-    environment: Mapping[str, str],
-    secrets: Sequence[Mapping[str, str]],
-    log_group: str,
-    region: str,
-    stop_timeout_seconds: int,
-) -> str:
-    """The app container: the hardened baseline, its port and its liveness check."""
-    container = hardened_container(
-        name=CONTAINER_NAME,
-        image=image,
-        environment=environment,
-        secrets=secrets,
-        log_group=log_group,
-        region=region,
-        stop_timeout_seconds=stop_timeout_seconds,
-    )
-    container["portMappings"] = [
-        {"containerPort": APP_PORT, "hostPort": APP_PORT, "protocol": "tcp"}
-    ]
-    container["healthCheck"] = {
-        "command": ["CMD", "python", "-c", HEALTH_COMMAND],
-        "interval": 30,
-        "timeout": 5,
-        "retries": 3,
-        "startPeriod": 15,
-    }
-    return serialise([container])
 
 
 def deployment_trigger(version_ids: Mapping[str, str]) -> str:
@@ -152,11 +113,7 @@ class AppService(pulumi.ComponentResource):
                 alarm_names=list(args.rollback_alarm_names), enable=True, rollback=True
             ),
             # Tasks read secrets only at start: a new secret version must start a deployment.
-            triggers={
-                "secret-versions": pulumi.Output.from_input(args.secret_version_ids).apply(
-                    deployment_trigger
-                )
-            },
+            triggers={"secret-versions": args.secrets.version_ids.apply(deployment_trigger)},
             force_new_deployment=True,
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
@@ -169,7 +126,16 @@ class AppService(pulumi.ComponentResource):
                 ignore_changes=["desiredCount"],
             ),
         )
-        self._create_autoscaling(cluster, service)
+        create_autoscaling(
+            name,
+            prefix=args.prefix,
+            settings=args.settings,
+            service_resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
+            request_count_label=pulumi.Output.concat(
+                args.alb_arn_suffix, "/", args.target_group_arn_suffix
+            ),
+            opts=self._child,
+        )
         self.cluster_name = cluster.name
         self.cluster_arn = cluster.arn
         self.service_name = service.name
@@ -188,32 +154,24 @@ class AppService(pulumi.ComponentResource):
         self, log_group: aws.cloudwatch.LogGroup
     ) -> tuple[aws.iam.Role, aws.iam.Role]:
         args = self._args
-        execution = aws.iam.Role(
+        execution = service_role(
             f"{self._name}-execution",
+            service=ECS_TASKS_SERVICE,
             description="ECS pulls the image, writes logs and reads secrets for the app task",
-            assume_role_policy=assume_role_policy(ECS_TASKS_SERVICE),
-            opts=self._child,
-        )
-        aws.iam.RolePolicy(
-            f"{self._name}-execution",
-            role=execution.id,
-            policy=pulumi.Output.all(
-                args.repository_arn, log_group.arn, args.secret_arns, args.kms_key_arn
-            ).apply(
-                lambda values: execution_role_policy(
-                    repository_arn=values[0],
-                    log_group_arn=values[1],
-                    secret_arns=list(values[2].values()),
-                    kms_key_arn=values[3],
-                )
+            policy=execution_policy(
+                repository_arn=args.repository_arn,
+                log_group_arn=log_group.arn,
+                secret_arns=args.secrets.secret_arns,
+                kms_key_arn=args.kms_key_arn,
             ),
             opts=self._child,
         )
         # The app calls no AWS API: its task role has no permissions at all.
-        task = aws.iam.Role(
+        task = service_role(
             f"{self._name}-task",
+            service=ECS_TASKS_SERVICE,
             description="Identity of the app's containers (no AWS permissions)",
-            assume_role_policy=assume_role_policy(ECS_TASKS_SERVICE),
+            policy=None,
             opts=self._child,
         )
         return execution, task
@@ -222,15 +180,17 @@ class AppService(pulumi.ComponentResource):
         args = self._args
         execution, task = self._create_roles(log_group)
         definitions = pulumi.Output.all(
-            args.image_ref, args.container_secrets, log_group.name
+            args.image_ref, args.secrets.container_secrets, log_group.name
         ).apply(
             lambda values: container_definitions(
                 image=values[0],
-                environment=args.environment,
+                environment=app_environment(
+                    args.environment, args.version, args.settings, args.timings
+                ),
                 secrets=values[1],
                 log_group=values[2],
                 region=args.region,
-                stop_timeout_seconds=args.settings.container_stop_timeout_seconds,
+                stop_timeout_seconds=args.timings.container_stop_timeout_seconds,
             )
         )
         return fargate_task_definition(
@@ -243,39 +203,3 @@ class AppService(pulumi.ComponentResource):
             container_definitions=definitions,
             opts=self._child,
         )
-
-    def _create_autoscaling(self, cluster: aws.ecs.Cluster, service: aws.ecs.Service) -> None:
-        args = self._args
-        target = aws.appautoscaling.Target(
-            f"{self._name}-scaling",
-            service_namespace="ecs",
-            scalable_dimension="ecs:service:DesiredCount",
-            resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
-            min_capacity=args.settings.min_tasks,
-            max_capacity=args.settings.max_tasks,
-            opts=self._child,
-        )
-        request_label = pulumi.Output.concat(args.alb_arn_suffix, "/", args.target_group_arn_suffix)
-        sizing = args.settings
-        policies: list[tuple[str, str, pulumi.Input[str] | None, int]] = [
-            ("cpu", "ECSServiceAverageCPUUtilization", None, sizing.cpu_target_percent),
-            ("requests", "ALBRequestCountPerTarget", request_label, sizing.requests_per_target),
-        ]
-        for role, metric, label, target_value in policies:
-            aws.appautoscaling.Policy(
-                f"{self._name}-scale-on-{role}",
-                name=f"{args.prefix}-scale-on-{role}",
-                policy_type="TargetTrackingScaling",
-                service_namespace=target.service_namespace,
-                scalable_dimension=target.scalable_dimension,
-                resource_id=target.resource_id,
-                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                    target_value=target_value,
-                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-                        predefined_metric_type=metric, resource_label=label
-                    ),
-                    scale_in_cooldown=300,
-                    scale_out_cooldown=60,
-                ),
-                opts=self._child,
-            )

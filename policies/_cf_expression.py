@@ -75,6 +75,10 @@ def _kleene_or(left: bool | None, right: bool | None) -> bool | None:
     return None if left is None or right is None else False
 
 
+def _kleene_xor(left: bool | None, right: bool | None) -> bool | None:
+    return None if left is None or right is None else left != right
+
+
 def _wildcard(value: str, pattern: str, case_sensitive: bool) -> bool:
     regex = ".*".join(re.escape(part) for part in pattern.split("*"))
     flags = 0 if case_sensitive else re.IGNORECASE
@@ -145,27 +149,27 @@ class _Evaluator:
             raise _Unparsable("trailing tokens")
         return result
 
-    def _or(self) -> bool | None:
-        result = self._xor()
-        while self._peek() == "||":
+    def _chain(
+        self,
+        operator: str,
+        operand: Callable[[], bool | None],
+        combine: Callable[[bool | None, bool | None], bool | None],
+    ) -> bool | None:
+        """A left-associative run of `operand`s joined by `operator`."""
+        result = operand()
+        while self._peek() == operator:
             self._take()
-            result = _kleene_or(result, self._xor())
+            result = combine(result, operand())
         return result
+
+    def _or(self) -> bool | None:
+        return self._chain("||", self._xor, _kleene_or)
 
     def _xor(self) -> bool | None:
-        result = self._and()
-        while self._peek() == "^^":
-            self._take()
-            right = self._and()
-            result = None if result is None or right is None else result != right
-        return result
+        return self._chain("^^", self._and, _kleene_xor)
 
     def _and(self) -> bool | None:
-        result = self._not()
-        while self._peek() == "&&":
-            self._take()
-            result = _kleene_and(result, self._not())
-        return result
+        return self._chain("&&", self._not, _kleene_and)
 
     def _not(self) -> bool | None:
         if self._peek() == "!":
@@ -234,7 +238,7 @@ class _Evaluator:
             return None
 
 
-def evaluate(expression: str, fields: Mapping[str, Any]) -> bool | None:
+def evaluate_expression(expression: str, fields: Mapping[str, Any]) -> bool | None:
     """True/False when the expression certainly does/does not match; None when it cannot tell."""
     try:
         return _Evaluator(_tokenize(expression), fields).run()

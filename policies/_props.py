@@ -1,4 +1,4 @@
-"""Shared helpers: safe property reads, policy factories and config lookups.
+"""Shared helpers: safe property reads, policy factories, config schemas and config lookups.
 
 Under the Pulumi engine a resource's props are proxies that raise `UnknownValueError` when a value
 is not known yet (preview). Every validator first copies the props into plain Python data with
@@ -19,17 +19,9 @@ from pulumi_policy import (
     ResourceValidationPolicy,
     StackValidationArgs,
     StackValidationPolicy,
+    proxy,
 )
-from pulumi_policy.proxy import (
-    UNKNOWN_ARCHIVE_VALUE,
-    UNKNOWN_ARRAY_VALUE,
-    UNKNOWN_ASSET_VALUE,
-    UNKNOWN_BOOLEAN_VALUE,
-    UNKNOWN_NUMBER_VALUE,
-    UNKNOWN_OBJECT_VALUE,
-    UNKNOWN_STRING_VALUE,
-    UnknownValueError,
-)
+from pulumi_policy.proxy import UnknownValueError
 
 
 class _Unknown:
@@ -46,13 +38,13 @@ REDACTION_MARKER: Final = "[secret]"
 
 _UNKNOWN_SENTINELS = frozenset(
     {
-        UNKNOWN_ARCHIVE_VALUE,
-        UNKNOWN_ARRAY_VALUE,
-        UNKNOWN_ASSET_VALUE,
-        UNKNOWN_BOOLEAN_VALUE,
-        UNKNOWN_NUMBER_VALUE,
-        UNKNOWN_OBJECT_VALUE,
-        UNKNOWN_STRING_VALUE,
+        proxy.UNKNOWN_ARCHIVE_VALUE,
+        proxy.UNKNOWN_ARRAY_VALUE,
+        proxy.UNKNOWN_ASSET_VALUE,
+        proxy.UNKNOWN_BOOLEAN_VALUE,
+        proxy.UNKNOWN_NUMBER_VALUE,
+        proxy.UNKNOWN_OBJECT_VALUE,
+        proxy.UNKNOWN_STRING_VALUE,
     }
 )
 
@@ -155,10 +147,56 @@ def tag(props: Props, key: str) -> Any:
     return UNKNOWN if tags is UNKNOWN else lookup(tags, key)
 
 
+def integer_setting(*, minimum: int, description: str, default: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": minimum, "description": description, "default": default}
+
+
+def boolean_setting(*, description: str, default: bool) -> dict[str, Any]:
+    return {"type": "boolean", "description": description, "default": default}
+
+
+def string_setting(
+    *, description: str, default: str | None = None, pattern: str | None = None
+) -> dict[str, Any]:
+    """A string property; without `default` the policy sees None when the stack sets none."""
+    setting: dict[str, Any] = {"type": "string"}
+    if pattern is not None:
+        setting["pattern"] = pattern
+    setting["description"] = description
+    if default is not None:
+        setting["default"] = default
+    return setting
+
+
+def string_list_setting(*, description: str, default: list[str]) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": description,
+        "default": default,
+    }
+
+
+def object_setting(
+    *, values: Mapping[str, Any], description: str, default: Mapping[str, Any]
+) -> dict[str, Any]:
+    """An object of arbitrary keys whose every value matches the schema `values`."""
+    return {
+        "type": "object",
+        "additionalProperties": values,
+        "description": description,
+        "default": default,
+    }
+
+
 def config_value(config: Mapping[str, Any], schema: ConfigSchema, key: str) -> Any:
-    """The policy config property `key`, or the default declared in the policy's schema."""
+    """The policy config property `key`, or the default declared in the policy's schema.
+
+    An integer property comes back as an int: the engine sends every config number as a double.
+    """
     value = config.get(key)
-    return plain(value) if value is not None else schema[key].get("default")
+    value = plain(value) if value is not None else schema[key].get("default")
+    return int(value) if value is not None and schema[key].get("type") == "integer" else value
 
 
 def _config_schema(schema: ConfigSchema | None) -> PolicyConfigSchema | None:
@@ -188,6 +226,34 @@ def resource_policy(
         enforcement_level=EnforcementLevel.MANDATORY,
         config_schema=_config_schema(schema),
     )
+
+
+def is_true(value: Any) -> bool:
+    return value is True
+
+
+def property_check(
+    kind: str,
+    path: str,
+    passes: Callable[[Any], bool],
+    requirement: str,
+    *,
+    only_when: Mapping[str, Collection[Any]] | None = None,
+) -> ResourceCheck:
+    """A check reporting "<kind> '<name>' must set <path> <requirement>." when the value at the
+    dotted `path` is known and fails `passes`. Resources whose props fall outside `only_when`
+    (prop: the values it may have) are skipped."""
+    keys = path.split(".")
+
+    def check(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+        conditions = (only_when or {}).items()
+        if any(lookup(props, prop) not in allowed for prop, allowed in conditions):
+            return
+        value = lookup(props, *keys)
+        if not is_unknown(value) and not passes(value):
+            report(f"{kind} '{args.name}' must set {path} {requirement}.")
+
+    return check
 
 
 def stack_policy(

@@ -21,11 +21,14 @@ from policies._props import (
     Props,
     Report,
     config_value,
+    is_true,
     is_unknown,
     items,
     json_document,
     lookup,
+    property_check,
     resource_policy,
+    string_setting,
 )
 
 SERVICE = "aws:ecs/service:Service"
@@ -39,12 +42,11 @@ SENSITIVE_NAME_PATTERN = (
 )
 
 ENV_SCHEMA: ConfigSchema = {
-    "secretNamePattern": {
-        "type": "string",
-        "description": "Regular expression (case-insensitive) for environment variable names "
+    "secretNamePattern": string_setting(
+        description="Regular expression (case-insensitive) for environment variable names "
         "that must come from `secrets` (valueFrom), never from plain `environment`.",
-        "default": SENSITIVE_NAME_PATTERN,
-    }
+        default=SENSITIVE_NAME_PATTERN,
+    )
 }
 
 # Detectors the field maintains (Yelp detect-secrets), plus two shapes it does not cover:
@@ -167,9 +169,9 @@ def _pinned_by_digest(container: dict[str, Any], _config: Props) -> str | None:
     return "reference the image by digest (repository@sha256:<digest>), not by tag."
 
 
-def _check_no_public_ip(props: Props, args: ResourceValidationArgs, report: Report) -> None:
-    if lookup(props, "networkConfiguration", "assignPublicIp") is True:
-        report(f"Service '{args.name}' must set networkConfiguration.assignPublicIp to false.")
+_check_no_public_ip = property_check(
+    "Service", "networkConfiguration.assignPublicIp", lambda assign: assign is not True, "to false"
+)
 
 
 def _check_circuit_breaker(props: Props, args: ResourceValidationArgs, report: Report) -> None:
@@ -186,16 +188,15 @@ def _check_circuit_breaker(props: Props, args: ResourceValidationArgs, report: R
         )
 
 
-def _check_immutable_tags(props: Props, args: ResourceValidationArgs, report: Report) -> None:
-    mutability = lookup(props, "imageTagMutability")
-    if mutability != "IMMUTABLE" and not is_unknown(mutability):
-        report(f"Repository '{args.name}' must set imageTagMutability to 'IMMUTABLE'.")
-
-
-def _check_scan_on_push(props: Props, args: ResourceValidationArgs, report: Report) -> None:
-    scan = lookup(props, "imageScanningConfiguration", "scanOnPush")
-    if scan is not True and not is_unknown(scan):
-        report(f"Repository '{args.name}' must set imageScanningConfiguration.scanOnPush to true.")
+_check_immutable_tags = property_check(
+    "Repository",
+    "imageTagMutability",
+    lambda mutability: mutability == "IMMUTABLE",
+    "to 'IMMUTABLE'",
+)
+_check_scan_on_push = property_check(
+    "Repository", "imageScanningConfiguration.scanOnPush", is_true, "to true"
+)
 
 
 POLICIES = [

@@ -6,17 +6,20 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
-from policies._cf_expression import evaluate, request_fields
+from policies._cf_expression import evaluate_expression, request_fields
 from policies._props import (
     ConfigSchema,
     config_value,
     contains_unknown,
+    integer_setting,
     is_unknown,
     items,
     lookup,
+    object_setting,
     plain,
     resources_of,
     stack_policy,
+    string_setting,
 )
 
 RULESET = "cloudflare:index/ruleset:Ruleset"
@@ -44,32 +47,29 @@ SAFE_REFERRER_POLICIES = (
 )
 
 HEADERS_SCHEMA: ConfigSchema = {
-    "minHstsMaxAgeSeconds": {
-        "type": "integer",
-        "minimum": 0,
-        "description": "Smallest Strict-Transport-Security max-age the edge may send.",
-        "default": 31_536_000,
-    }
+    "minHstsMaxAgeSeconds": integer_setting(
+        minimum=0,
+        description="Smallest Strict-Transport-Security max-age the edge may send.",
+        default=31_536_000,
+    )
 }
 API_SCHEMA: ConfigSchema = {
-    "apiPrefix": {
-        "type": "string",
-        "description": "Path prefix of the API; sample requests under it must never be cached "
+    "apiPrefix": string_setting(
+        description="Path prefix of the API; sample requests under it must never be cached "
         "and must be rate limited.",
-        "default": "/api/",
-    }
+        default="/api/",
+    )
 }
 ZONE_SCHEMA: ConfigSchema = {
-    "requiredZoneSettings": {
-        "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        "description": "Zone setting id to the values it may take.",
-        "default": {
+    "requiredZoneSettings": object_setting(
+        values={"type": "array", "items": {"type": "string"}},
+        description="Zone setting id to the values it may take.",
+        default={
             "ssl": ["strict"],
             "min_tls_version": ["1.2", "1.3"],
             "always_use_https": ["on"],
         },
-    }
+    )
 }
 
 
@@ -85,16 +85,20 @@ def _rulesets(args: StackValidationArgs, phase: str) -> list[PolicyResource]:
     return [r for r in resources_of(args, RULESET) if lookup(plain(r.props), "phase") == phase]
 
 
-def _unknown_rules(rulesets: list[PolicyResource]) -> bool:
-    """Whether some rule is not known yet (preview): the phase's checks are then skipped."""
-    return any(contains_unknown(lookup(plain(r.props), "rules")) for r in rulesets)
+def _known_rulesets(args: StackValidationArgs, phase: str) -> list[PolicyResource] | None:
+    """The rulesets of `phase`; None while some rule is not known yet (preview): the phase's
+    checks are then skipped."""
+    rulesets = _rulesets(args, phase)
+    if any(contains_unknown(lookup(plain(r.props), "rules")) for r in rulesets):
+        return None
+    return rulesets
 
 
 def _results(rule: dict[str, Any], paths: list[str]) -> list[bool | None]:
     expression = rule.get("expression")
     if not isinstance(expression, str) or is_unknown(expression):
         return [None for _ in paths]
-    return [evaluate(expression, request_fields(*path.split("?", 1))) for path in paths]
+    return [evaluate_expression(expression, request_fields(*path.split("?", 1))) for path in paths]
 
 
 def _api_samples(config: Any) -> list[str]:
@@ -154,9 +158,9 @@ def _header_problems(headers: dict[str, str], min_age: int) -> list[str]:
 
 
 def _check_security_headers(args: StackValidationArgs, report: ReportViolation) -> None:
-    min_age = int(config_value(args.get_config(), HEADERS_SCHEMA, "minHstsMaxAgeSeconds"))
-    rulesets = _rulesets(args, HEADERS_PHASE)
-    if _unknown_rules(rulesets):
+    min_age = config_value(args.get_config(), HEADERS_SCHEMA, "minHstsMaxAgeSeconds")
+    rulesets = _known_rulesets(args, HEADERS_PHASE)
+    if rulesets is None:
         return
     if not rulesets:
         report(
@@ -176,8 +180,8 @@ def _check_security_headers(args: StackValidationArgs, report: ReportViolation) 
 
 def _check_api_not_cached(args: StackValidationArgs, report: ReportViolation) -> None:
     samples = _api_samples(args.get_config())
-    rulesets = _rulesets(args, CACHE_PHASE)
-    if _unknown_rules(rulesets):
+    rulesets = _known_rulesets(args, CACHE_PHASE)
+    if rulesets is None:
         return
     has_bypass = False
     for ruleset in rulesets:
@@ -206,8 +210,8 @@ def _check_api_not_cached(args: StackValidationArgs, report: ReportViolation) ->
 
 def _check_api_rate_limited(args: StackValidationArgs, report: ReportViolation) -> None:
     samples = _api_samples(args.get_config())
-    rulesets = _rulesets(args, RATE_LIMIT_PHASE)
-    if _unknown_rules(rulesets):
+    rulesets = _known_rulesets(args, RATE_LIMIT_PHASE)
+    if rulesets is None:
         return
     for ruleset in rulesets:
         for _label, rule in _rules(ruleset):

@@ -11,10 +11,13 @@ from policies._props import (
     Props,
     Report,
     config_value,
+    is_true,
     is_unknown,
     items,
     lookup,
+    property_check,
     resource_policy,
+    string_list_setting,
     strings,
 )
 
@@ -40,12 +43,10 @@ TLS12_SSL_POLICIES = [
 ]
 
 TLS_SCHEMA: ConfigSchema = {
-    "allowedSslPolicies": {
-        "type": "array",
-        "items": {"type": "string"},
-        "description": "ELB security policies accepted on HTTPS/TLS listeners (TLS 1.2+ only).",
-        "default": TLS12_SSL_POLICIES,
-    }
+    "allowedSslPolicies": string_list_setting(
+        description="ELB security policies accepted on HTTPS/TLS listeners (TLS 1.2+ only).",
+        default=TLS12_SSL_POLICIES,
+    )
 }
 
 INGRESS_SCHEMA: ConfigSchema = {
@@ -115,12 +116,13 @@ def _check_http_redirects(props: Props, args: ResourceValidationArgs, report: Re
         )
 
 
-def _check_drop_invalid_headers(props: Props, args: ResourceValidationArgs, report: Report) -> None:
-    if lookup(props, "loadBalancerType") not in (None, "application"):
-        return
-    drop = lookup(props, "dropInvalidHeaderFields")
-    if drop is not True and not is_unknown(drop):
-        report(f"Load balancer '{args.name}' must set dropInvalidHeaderFields to true.")
+_check_drop_invalid_headers = property_check(
+    "Load balancer",
+    "dropInvalidHeaderFields",
+    is_true,
+    "to true",
+    only_when={"loadBalancerType": (None, "application")},
+)
 
 
 def _ingress_rules(resource_type: str, props: Props) -> list[dict[str, Any]]:

@@ -16,13 +16,16 @@ from policies._props import (
     Props,
     Report,
     config_value,
+    integer_setting,
     is_unknown,
     lookup,
     plain,
+    property_check,
     references,
     resource_policy,
     resources_of,
     stack_policy,
+    string_list_setting,
     strings,
     tag,
 )
@@ -53,28 +56,20 @@ PROMISED_ALARMS = [
 ]
 
 RETENTION_SCHEMA: ConfigSchema = {
-    "minRetentionDays": {
-        "type": "integer",
-        "minimum": 1,
-        "description": "Fewest days a log group may keep its events.",
-        "default": 30,
-    }
+    "minRetentionDays": integer_setting(
+        minimum=1, description="Fewest days a log group may keep its events.", default=30
+    )
 }
 ALARMS_SCHEMA: ConfigSchema = {
-    "requiredAlarms": {
-        "type": "array",
-        "items": {"type": "string"},
-        "description": "Alarm keys (tag `alarm`) the stack must define.",
-        "default": PROMISED_ALARMS,
-    }
+    "requiredAlarms": string_list_setting(
+        description="Alarm keys (tag `alarm`) the stack must define.", default=PROMISED_ALARMS
+    )
 }
 WIRING_SCHEMA: ConfigSchema = {
-    "okActionAlarms": {
-        "type": "array",
-        "items": {"type": "string"},
-        "description": "Alarm keys that must also notify the topic when they recover (okActions).",
-        "default": ["http-5xx-critical", "latency-p95-critical"],
-    }
+    "okActionAlarms": string_list_setting(
+        description="Alarm keys that must also notify the topic when they recover (okActions).",
+        default=["http-5xx-critical", "latency-p95-critical"],
+    )
 }
 
 
@@ -82,15 +77,14 @@ def _check_retention(props: Props, args: ResourceValidationArgs, report: Report)
     days = lookup(props, "retentionInDays")
     if is_unknown(days):
         return
-    floor = int(config_value(args.get_config(), RETENTION_SCHEMA, "minRetentionDays"))
+    floor = config_value(args.get_config(), RETENTION_SCHEMA, "minRetentionDays")
     if not isinstance(days, int | float) or days <= 0 or days < floor:
         report(f"Log group '{args.name}' must set retentionInDays to at least {floor}.")
 
 
-def _check_log_encryption(props: Props, args: ResourceValidationArgs, report: Report) -> None:
-    key = lookup(props, "kmsKeyId")
-    if not key and not is_unknown(key):
-        report(f"Log group '{args.name}' must set kmsKeyId to a customer managed KMS key.")
+_check_log_encryption = property_check(
+    "Log group", "kmsKeyId", bool, "to a customer managed KMS key"
+)
 
 
 def _alarm_key(resource: PolicyResource) -> object:

@@ -43,7 +43,7 @@ class PackArguments(TypedDict):
     description: str
 
 
-def check_policies(policies: Sequence[Policy]) -> None:
+def validate_pack_policies(policies: Sequence[Policy]) -> None:
     """ValueError naming the first policy with a duplicate or badly formed name or description."""
     seen: set[str] = set()
     for policy in policies:
@@ -61,7 +61,7 @@ def check_policies(policies: Sequence[Policy]) -> None:
 
 def build_pack(policies: Sequence[Policy] = ALL_POLICIES) -> PackArguments:
     """Checked keyword arguments for `pulumi_policy.PolicyPack`."""
-    check_policies(policies)
+    validate_pack_policies(policies)
     return PackArguments(
         name=PACK_NAME,
         policies=list(policies),

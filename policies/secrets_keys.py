@@ -15,9 +15,12 @@ from policies._props import (
     Props,
     Report,
     config_value,
+    integer_setting,
+    is_true,
     is_unknown,
-    lookup,
+    property_check,
     resource_policy,
+    string_setting,
     tag,
 )
 
@@ -26,38 +29,36 @@ KMS_KEY = "aws:kms/key:Key"
 ROTATED_ON_TAG = "rotated-on"
 
 AGE_SCHEMA: ConfigSchema = {
-    "maxSecretAgeDays": {
-        "type": "integer",
-        "minimum": 1,
-        "description": "Oldest a secret's last rotation (tag rotated-on) may be, in days.",
-        "default": 90,
-    },
-    "today": {
-        "type": "string",
-        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-        "description": "ISO date to measure ages from (tests and reproducible plans); "
+    "maxSecretAgeDays": integer_setting(
+        minimum=1,
+        description="Oldest a secret's last rotation (tag rotated-on) may be, in days.",
+        default=90,
+    ),
+    "today": string_setting(
+        pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        description="ISO date to measure ages from (tests and reproducible plans); "
         "the current UTC date when absent.",
-    },
+    ),
 }
 
 
-def _check_customer_key(props: Props, args: ResourceValidationArgs, report: Report) -> None:
-    key = lookup(props, "kmsKeyId")
-    if not key and not is_unknown(key):
-        report(
-            f"Secret '{args.name}' must set kmsKeyId to a customer managed KMS key "
-            "(the default aws/secretsmanager key cannot be scoped or audited per service)."
-        )
-
-
-def _check_key_rotation(props: Props, args: ResourceValidationArgs, report: Report) -> None:
-    if lookup(props, "keyUsage") not in (None, "ENCRYPT_DECRYPT"):
-        return
-    if lookup(props, "customerMasterKeySpec") not in (None, "SYMMETRIC_DEFAULT"):
-        return
-    rotation = lookup(props, "enableKeyRotation")
-    if rotation is not True and not is_unknown(rotation):
-        report(f"KMS key '{args.name}' must set enableKeyRotation to true.")
+_check_customer_key = property_check(
+    "Secret",
+    "kmsKeyId",
+    bool,
+    "to a customer managed KMS key "
+    "(the default aws/secretsmanager key cannot be scoped or audited per service)",
+)
+_check_key_rotation = property_check(
+    "KMS key",
+    "enableKeyRotation",
+    is_true,
+    "to true",
+    only_when={
+        "keyUsage": (None, "ENCRYPT_DECRYPT"),
+        "customerMasterKeySpec": (None, "SYMMETRIC_DEFAULT"),
+    },
+)
 
 
 def _today(config: Props) -> datetime.date:
@@ -90,7 +91,7 @@ def _check_rotation_age(props: Props, args: ResourceValidationArgs, report: Repo
     if is_unknown(rotated_on):
         return
     config = args.get_config()
-    max_age_days = int(config_value(config, AGE_SCHEMA, "maxSecretAgeDays"))
+    max_age_days = config_value(config, AGE_SCHEMA, "maxSecretAgeDays")
     problem = _rotation_problem(rotated_on, _today(config), max_age_days)
     if problem:
         report(

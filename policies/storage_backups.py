@@ -16,16 +16,20 @@ from policies._props import (
     ConfigSchema,
     Props,
     Report,
+    boolean_setting,
     config_value,
+    integer_setting,
     is_unknown,
     items,
     json_document,
     lookup,
     plain,
+    property_check,
     references,
     resource_policy,
     resources_of,
     stack_policy,
+    string_list_setting,
     strings,
 )
 
@@ -59,42 +63,35 @@ STATEFUL_TYPES = [
 ]
 
 ENCRYPTION_SCHEMA: ConfigSchema = {
-    "allowedSseAlgorithms": {
-        "type": "array",
-        "items": {"type": "string"},
-        "description": "Server-side encryption algorithms a bucket may use by default.",
-        "default": ["aws:kms", "aws:kms:dsse", "AES256"],
-    }
+    "allowedSseAlgorithms": string_list_setting(
+        description="Server-side encryption algorithms a bucket may use by default.",
+        default=["aws:kms", "aws:kms:dsse", "AES256"],
+    )
 }
 RETENTION_SCHEMA: ConfigSchema = {
-    "retentionFloorDays": {
-        "type": "integer",
-        "minimum": 1,
-        "description": "Fewest days a backup rule (and its copies) may keep recovery points.",
-        "default": 35,
-    }
+    "retentionFloorDays": integer_setting(
+        minimum=1,
+        description="Fewest days a backup rule (and its copies) may keep recovery points.",
+        default=35,
+    )
 }
 COPY_SCHEMA: ConfigSchema = {
-    "requireCrossRegionCopy": {
-        "type": "boolean",
-        "description": "Whether every backup rule must copy its recovery points to another region.",
-        "default": True,
-    }
+    "requireCrossRegionCopy": boolean_setting(
+        description="Whether every backup rule must copy its recovery points to another region.",
+        default=True,
+    )
 }
 LOCK_SCHEMA: ConfigSchema = {
-    "requireVaultLock": {
-        "type": "boolean",
-        "description": "Whether every backup vault must have a vault lock configuration.",
-        "default": True,
-    }
+    "requireVaultLock": boolean_setting(
+        description="Whether every backup vault must have a vault lock configuration.",
+        default=True,
+    )
 }
 PROTECT_SCHEMA: ConfigSchema = {
-    "statefulTypes": {
-        "type": "array",
-        "items": {"type": "string"},
-        "description": "Resource types that hold state and must be created with protect=True.",
-        "default": STATEFUL_TYPES,
-    }
+    "statefulTypes": string_list_setting(
+        description="Resource types that hold state and must be created with protect=True.",
+        default=STATEFUL_TYPES,
+    )
 }
 
 BucketTest = Callable[[PolicyResource, list[PolicyResource], Props], bool]
@@ -205,7 +202,7 @@ def _rule_retentions(rule: Any) -> list[Any]:
 
 
 def _check_retention_floor(props: Props, args: ResourceValidationArgs, report: Report) -> None:
-    floor = int(config_value(args.get_config(), RETENTION_SCHEMA, "retentionFloorDays"))
+    floor = config_value(args.get_config(), RETENTION_SCHEMA, "retentionFloorDays")
     for rule in items(lookup(props, "rules")):
         short = [r for r in _rule_retentions(rule) if isinstance(r, int | float) and r < floor]
         if short:
@@ -241,10 +238,9 @@ def _check_cross_region_copy(props: Props, args: ResourceValidationArgs, report:
             )
 
 
-def _check_vault_key(props: Props, args: ResourceValidationArgs, report: Report) -> None:
-    key = lookup(props, "kmsKeyArn")
-    if not key and not is_unknown(key):
-        report(f"Backup vault '{args.name}' must set kmsKeyArn to a customer managed KMS key.")
+_check_vault_key = property_check(
+    "Backup vault", "kmsKeyArn", bool, "to a customer managed KMS key"
+)
 
 
 def _check_vault_locks(args: StackValidationArgs, report: ReportViolation) -> None:

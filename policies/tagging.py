@@ -19,26 +19,25 @@ from policies._props import (
     config_value,
     is_unknown,
     lookup,
+    object_setting,
     plain,
     resource_policy,
+    string_list_setting,
     tags_of,
 )
 
 TAGGABLE_TYPES_FILE = Path(__file__).with_name("aws_taggable_types.txt")
 
 TAGS_SCHEMA: ConfigSchema = {
-    "requiredTags": {
-        "type": "array",
-        "items": {"type": "string"},
-        "description": "Tag keys every taggable AWS resource must carry (own or provider default).",
-        "default": ["project", "environment", "owner", "managed-by"],
-    },
-    "requiredTagValues": {
-        "type": "object",
-        "additionalProperties": {"type": "string"},
-        "description": "Tags whose value is fixed.",
-        "default": {"managed-by": "pulumi"},
-    },
+    "requiredTags": string_list_setting(
+        description="Tag keys every taggable AWS resource must carry (own or provider default).",
+        default=["project", "environment", "owner", "managed-by"],
+    ),
+    "requiredTagValues": object_setting(
+        values={"type": "string"},
+        description="Tags whose value is fixed.",
+        default={"managed-by": "pulumi"},
+    ),
 }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.settings import SECRET_KEYS
+from config.secrets import SECRET_KEYS
 from plan.render import render_stack
 from tests.components.conftest import DUMMY_SECRETS, STACKS, render
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from app.backup.config import BackupSettings
+from app.backup.config import BackupJobSettings
 from app.backup.dump import run_dump
 from app.backup.errors import BackupError
 from app.backup.listing import run_list
@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
     command: str = arguments.command
     with _sigterm_raises():
         try:
-            result = _run(command, BackupSettings.from_env(), arguments)
+            result = _run(command, BackupJobSettings.from_env(), arguments)
         except BackupError as failure:
             _emit(_failure(command, failure.cause, failure.message))
             print(f"backup {command} failed ({failure.cause}): {failure.message}", file=sys.stderr)
@@ -34,6 +34,7 @@ def main(argv: list[str]) -> int:
             # Still one JSON line for the scheduler's log query; the traceback follows on stderr.
             _emit(_failure(command, "unexpected", f"{type(bug).__name__}: {bug}"))
             raise
+    # The line contract.backup_succeeded(command) counts: the command and a JSON boolean `ok`.
     _emit({"command": command, "ok": True, **result, **_peak_memory()})
     return 0
 
@@ -59,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(command: str, settings: BackupSettings, arguments: argparse.Namespace) -> dict[str, Any]:
+def _run(
+    command: str, settings: BackupJobSettings, arguments: argparse.Namespace
+) -> dict[str, Any]:
     if command == "dump":
         return run_dump(settings)
     if command == "verify":

@@ -15,7 +15,7 @@ import psycopg
 
 from app.backup import storage
 from app.backup.checksums import fingerprint
-from app.backup.config import BackupSettings
+from app.backup.config import BackupJobSettings
 from app.backup.errors import BackupError
 from app.backup.memory import PeakMemory
 from app.backup.postgres import (
@@ -26,6 +26,7 @@ from app.backup.postgres import (
     stderr_tail,
     stop,
 )
+from app.contract import SecretEnv
 
 MIB = 1024 * 1024
 PART_SIZE = 8 * MIB
@@ -42,7 +43,7 @@ class Streamed:
 
 
 def run_dump(
-    settings: BackupSettings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    settings: BackupJobSettings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> dict[str, Any]:
     bucket = settings.require_bucket()
     url = settings.require_database_url()
@@ -50,7 +51,7 @@ def run_dump(
     client = storage.s3_client()
     storage.check_bucket(client, bucket)
     started = time.monotonic()
-    with connect(url, "DATABASE_URL") as source:
+    with connect(url, SecretEnv.DATABASE_URL) as source:
         # pg_dump imports this snapshot, so the manifest describes exactly what it dumps.
         source.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         source.read_only = True
@@ -61,7 +62,7 @@ def run_dump(
             client, bucket, key, settings.kms_key_id, {"database": database}
         )
         command = [pg_dump, "--format=custom", "--no-password", f"--snapshot={snapshot}"]
-        env = child_env(url, "DATABASE_URL")
+        env = child_env(url, SecretEnv.DATABASE_URL)
         streamed = _stream(upload, command, env, _part_size(database_bytes))
     manifest = {
         "format_version": 1,

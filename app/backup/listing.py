@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.backup import storage
-from app.backup.config import BackupSettings
+from app.backup.config import BackupJobSettings
 from app.backup.errors import BackupError
 
 
@@ -58,7 +58,7 @@ def latest_complete_dump(client: Any, bucket: str, prefix: str) -> str:
     raise BackupError("not_found", f"no finished dump under s3://{bucket}/{prefix}/")
 
 
-def run_list(settings: BackupSettings) -> dict[str, Any]:
+def run_list(settings: BackupJobSettings) -> dict[str, Any]:
     bucket = settings.require_bucket()
     client = storage.s3_client()
     now = datetime.now(UTC)

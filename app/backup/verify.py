@@ -18,7 +18,7 @@ from psycopg import sql
 
 from app.backup import storage
 from app.backup.checksums import DatabaseFingerprint, differences, fingerprint
-from app.backup.config import BackupSettings
+from app.backup.config import BackupJobSettings
 from app.backup.dump import DUMP_MAGIC
 from app.backup.errors import BackupError
 from app.backup.listing import latest_complete_dump
@@ -31,6 +31,7 @@ from app.backup.postgres import (
     stderr_tail,
     stop,
 )
+from app.contract import SecretEnv
 
 CHUNK_SIZE = 1024 * 1024
 MAX_REPORTED_DIFFERENCES = 20
@@ -50,7 +51,7 @@ class StoredDump:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def run_verify(settings: BackupSettings, key: str | None, against_live: bool) -> dict[str, Any]:
+def run_verify(settings: BackupJobSettings, key: str | None, against_live: bool) -> dict[str, Any]:
     bucket = settings.require_bucket()
     scratch_url = settings.require_scratch_database_url()
     source_url = settings.require_database_url() if against_live else None
@@ -61,13 +62,15 @@ def run_verify(settings: BackupSettings, key: str | None, against_live: bool) ->
     dump = StoredDump(client, bucket, key, storage.read_manifest(client, bucket, key))
     started = time.monotonic()
     with scratch_database(scratch_url) as scratch_name:
-        env = child_env(scratch_url, "SCRATCH_DATABASE_URL", dbname=scratch_name)
+        env = child_env(scratch_url, SecretEnv.SCRATCH_DATABASE_URL, dbname=scratch_name)
         pg_restore_peak_rss_mib = _restore(dump, pg_restore, env)
-        with connect(scratch_url, "SCRATCH_DATABASE_URL", dbname=scratch_name) as restored_db:
+        with connect(
+            scratch_url, SecretEnv.SCRATCH_DATABASE_URL, dbname=scratch_name
+        ) as restored_db:
             restored = fingerprint(restored_db)
     found = differences(DatabaseFingerprint.from_json(dump.manifest), restored)
     if source_url is not None:
-        with connect(source_url, "DATABASE_URL") as source:
+        with connect(source_url, SecretEnv.DATABASE_URL) as source:
             found += [f"live source: {line}" for line in differences(fingerprint(source), restored)]
     if found:
         shown = "; ".join(found[:MAX_REPORTED_DIFFERENCES])
@@ -90,7 +93,7 @@ def run_verify(settings: BackupSettings, key: str | None, against_live: bool) ->
 def scratch_database(scratch_url: str) -> Iterator[str]:
     """A new, uniquely named database on the scratch server, dropped afterwards whatever happens."""
     name = f"miko_verify_{datetime.now(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(4)}"
-    with connect(scratch_url, "SCRATCH_DATABASE_URL") as admin:
+    with connect(scratch_url, SecretEnv.SCRATCH_DATABASE_URL) as admin:
         admin.autocommit = True
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
         try:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from app.contract import DATABASE_CHECK, FAILED_CHECK_STATUSES, HEALTH_CHECK_EVENT, SecretEnv
 from app.health.models import (
     ApiServices,
     ApisHealth,
@@ -26,6 +27,7 @@ from app.settings import Settings
 
 Probe = Callable[[], Awaitable[tuple[CheckStatus, str, int | None]]]
 MAX_MESSAGE = 300
+APIS_CHECK = "apis"
 CANCEL_WAIT_SECONDS = 1.0
 
 logger = logging.getLogger("app.health")
@@ -109,7 +111,7 @@ class HealthChecks:
     async def supabase(self) -> DependencyCheck:
         url, key = self.settings.supabase_url, self.settings.supabase_anon_key
         if not url or key is None:
-            return unconfigured("SUPABASE_URL / SUPABASE_ANON_KEY")
+            return unconfigured(f"{SecretEnv.SUPABASE_URL} / {SecretEnv.SUPABASE_ANON_KEY}")
         anon_key = key.get_secret_value()
 
         async def probe() -> tuple[CheckStatus, str, int | None]:
@@ -128,7 +130,7 @@ class HealthChecks:
 
     async def postgres(self) -> DependencyCheck:
         if self.settings.database_url is None:
-            return unconfigured("DATABASE_URL")
+            return unconfigured(SecretEnv.DATABASE_URL)
         conninfo = self.settings.database_url.get_secret_value()
         # libpq's connect_timeout is whole seconds with a minimum of 2; asyncio.timeout bounds it.
         connect_timeout = max(2, math.ceil(self.timeout))
@@ -147,7 +149,7 @@ class HealthChecks:
     async def n8n(self) -> DependencyCheck:
         url = self.settings.n8n_webhook_url
         if not url:
-            return unconfigured("N8N_WEBHOOK_URL")
+            return unconfigured(SecretEnv.N8N_WEBHOOK_URL)
 
         async def probe() -> tuple[CheckStatus, str, int | None]:
             return http_verdict(await self._http().post(url, json={"type": "health_check"}))
@@ -156,7 +158,7 @@ class HealthChecks:
 
     async def google(self) -> DependencyCheck:
         if not self.settings.google_client_id:
-            return unconfigured("GOOGLE_CLIENT_ID")
+            return unconfigured(SecretEnv.GOOGLE_CLIENT_ID)
         url = self.settings.google_health_url
 
         async def probe() -> tuple[CheckStatus, str, int | None]:
@@ -201,8 +203,8 @@ class HealthChecks:
         )
         status = overall_database_status(checks)
         for target, check in checks.items():
-            if check.status in ("unhealthy", "error"):
-                log_failure("database", target, check)
+            if check.status in FAILED_CHECK_STATUSES:
+                log_failure(DATABASE_CHECK, target, check)
         summaries = [f"{name}: {c.message}" for name, c in checks.items()]
         return DatabaseHealth(
             status=status,
@@ -217,8 +219,8 @@ class HealthChecks:
             {"supabase": self.supabase, "n8n": self.n8n, "googleCalendar": self.google}
         )
         for target, check in checks.items():
-            if check.status in ("unhealthy", "error"):
-                log_failure("apis", target, check)
+            if check.status in FAILED_CHECK_STATUSES:
+                log_failure(APIS_CHECK, target, check)
         return ApisHealth(
             status=overall_api_status([check.status for check in checks.values()]),
             timestamp=utc_timestamp(),
@@ -238,11 +240,13 @@ class HealthChecks:
 
 
 def log_failure(check: str, target: str, result: DependencyCheck) -> None:
+    """One line per failed check; for the database check it is the line that
+    contract.DATABASE_CHECK_FAILED (the CloudWatch metric filter) counts."""
     logger.warning(
         f"{check} health check failed: {target}",
         extra={
             "fields": {
-                "event": "health_check",
+                "event": HEALTH_CHECK_EVENT,
                 "check": check,
                 "target": target,
                 "status": result.status,

@@ -24,9 +24,10 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from starlette.types import Scope
 
+from app.contract import BOOKING_FAILED_METRIC, CLIENT_METRICS_NAMESPACE, ENVIRONMENT_DIMENSION
 from app.logging_setup import write_line
 
-EMF_NAMESPACE = "MiKO/Client"
+EMF_NAMESPACE = CLIENT_METRICS_NAMESPACE
 MAX_METRICS_PER_FLUSH = 100
 MAX_TAGS = 8
 OTHER = "other"
@@ -128,7 +129,7 @@ METRIC_SPECS: dict[str, MetricSpec] = {
         {"procedure": bucket(*PROCEDURES), "consultationType": bucket(*CONSULTATION_TYPES)},
         ("procedure", "consultationType"),
     ),
-    "booking_failed": MetricSpec(
+    BOOKING_FAILED_METRIC: MetricSpec(
         "event",
         {
             "procedure": bucket(*PROCEDURES),
@@ -145,7 +146,7 @@ MetricName = Literal[
     "api_response_time",
     "error_count",
     "booking_completed",
-    "booking_failed",
+    "booking_failed",  # contract.BOOKING_FAILED_METRIC (a Literal spells its values out)
     "user_action",
 ]
 
@@ -235,9 +236,9 @@ def emf_line(
 ) -> dict[str, Any]:
     dimensions = dimension_values(metric)
     values = emf_values(metric)
-    dimension_sets = [["Environment"]]
+    dimension_sets = [[ENVIRONMENT_DIMENSION]]
     if dimensions:
-        dimension_sets.append(["Environment", *dimensions])
+        dimension_sets.append([ENVIRONMENT_DIMENSION, *dimensions])
     return {
         "_aws": {
             "Timestamp": now_ms,
@@ -251,7 +252,7 @@ def emf_line(
         },
         "event": "client_metric",
         "request_id": request_id,
-        "Environment": environment,
+        ENVIRONMENT_DIMENSION: environment,
         **dimensions,
         **{name: value for name, _, value in values},
     }

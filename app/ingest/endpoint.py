@@ -1,8 +1,9 @@
 """The shared shape of an ingestion endpoint: POST, a JSON body, validation, 202.
 
 Every way a request can be wrong ends in a 4xx with a message naming the problem: another
-method 405, another content type 415, unparsable JSON 400, a valid document of the wrong shape
-422 with the location of each problem (never the rejected value, which may be a secret).
+method 405 (answered by the router, app/routing.py), another content type 415, unparsable JSON
+400, a valid document of the wrong shape 422 with the location of each problem (never the
+rejected value, which may be a secret).
 """
 
 import json
@@ -12,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
-from app.errors import method_not_allowed, send_error, send_json
+from app.errors import send_error, send_json
 
 MAX_VALIDATION_DETAILS = 20
 
@@ -69,15 +70,15 @@ def validation_details(error: ValidationError) -> list[dict[str, str]]:
 
 
 class IngestEndpoint:
-    """ASGI endpoint: validates the JSON body with `ingest` and answers 202 `{"accepted": n}`."""
+    """ASGI endpoint: validates the JSON body with `ingest` and answers 202 `{"accepted": n}`.
+
+    Only POST reaches it: the router answers other methods.
+    """
 
     def __init__(self, ingest: IngestFunction) -> None:
         self.ingest = ingest
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "POST":
-            await method_not_allowed(scope, send, "POST")
-            return
         try:
             if not is_json_content_type(scope):
                 raise RequestProblem(

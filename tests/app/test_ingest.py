@@ -1,10 +1,12 @@
 """POST /api/logs and /api/metrics: validation, redaction, EMF lines and Prometheus folding."""
 
 import json
+from typing import get_args
 
 import pytest
 
-from app.ingest.client_metrics import EMF_NAMESPACE, bounded_tags
+from app.contract import BOOKING_FAILED_METRIC, CLIENT_METRICS_NAMESPACE, ENVIRONMENT_DIMENSION
+from app.ingest.client_metrics import METRIC_SPECS, MetricName, bounded_tags
 from app.ingest.logs import MAX_BATCH_ENTRIES, MAX_LINE_BYTES
 
 pytestmark = pytest.mark.usefixtures("clean_environment")
@@ -26,7 +28,7 @@ def entry(**changes):
     }
 
 
-def metric(name="booking_failed", **changes):
+def metric(name=BOOKING_FAILED_METRIC, **changes):
     return {
         "name": name,
         "tags": {"procedure": "Rhinoplasty", "consultationType": "virtual", "reason": "network"},
@@ -151,14 +153,15 @@ def test_metrics_flush_writes_emf_lines(client, capsys):
     emf = [line for line in stdout_lines(capsys) if "_aws" in line]
     failed, api = emf
     directive = failed["_aws"]["CloudWatchMetrics"][0]
-    assert directive["Namespace"] == EMF_NAMESPACE
+    # The namespace, dimension and metric name the infrastructure's alarms read (app/contract.py).
+    assert directive["Namespace"] == CLIENT_METRICS_NAMESPACE == "MiKO/Client"
     assert directive["Dimensions"] == [
-        ["Environment"],
-        ["Environment", "procedure", "consultationType", "reason"],
+        [ENVIRONMENT_DIMENSION],
+        [ENVIRONMENT_DIMENSION, "procedure", "consultationType", "reason"],
     ]
-    assert directive["Metrics"] == [{"Name": "booking_failed", "Unit": "Count"}]
-    assert failed["booking_failed"] == 3
-    assert (failed["Environment"], failed["procedure"], failed["reason"]) == (
+    assert directive["Metrics"] == [{"Name": BOOKING_FAILED_METRIC, "Unit": "Count"}]
+    assert failed[BOOKING_FAILED_METRIC] == 3
+    assert (failed[ENVIRONMENT_DIMENSION], failed["procedure"], failed["reason"]) == (
         "development",
         "rhinoplasty",
         "network",
@@ -244,3 +247,9 @@ def test_an_oversized_entry_stays_one_cloudwatch_event(make_client, capsys):
 def test_free_form_error_context_is_accepted_and_dropped():
     tags = {"errorType": "NetworkError", "component": "Dashboard", "action": "load"}
     assert bounded_tags("error_count", tags) == {"errorType": "other"}
+
+
+def test_the_alarmed_metric_is_one_a_client_can_send():
+    assert BOOKING_FAILED_METRIC in get_args(MetricName)
+    assert METRIC_SPECS[BOOKING_FAILED_METRIC].kind == "event"
+    assert set(METRIC_SPECS) == set(get_args(MetricName))

@@ -14,6 +14,7 @@ from schemathesis.specs.openapi.checks import (
 
 from app.asgi import create_app
 from app.openapi import build_document
+from app.routes import documented_routes
 from app.settings import Settings
 
 CHECKS = [
@@ -24,7 +25,7 @@ CHECKS = [
 ]
 
 
-schema = schemathesis.openapi.from_dict(build_document())
+schema = schemathesis.openapi.from_dict(build_document(documented_routes()))
 
 
 @pytest.fixture

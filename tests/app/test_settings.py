@@ -1,7 +1,11 @@
+from typing import get_args
+
 import pytest
 from pydantic import ValidationError
 
-from app.settings import STATIC_DIR_DEFAULT, Settings, describe_error
+from app import contract
+from app.contract import Env, SecretEnv
+from app.settings import STATIC_DIR_DEFAULT, AppEnv, Settings, describe_error
 
 pytestmark = pytest.mark.usefixtures("clean_environment")
 
@@ -14,6 +18,8 @@ PRODUCTION = {
     "GOOGLE_API_KEY": "google-api-key-value-456",  # pragma: allowlist secret
     "BASE44_APP_ID": "base44-app",
     "ALLOWED_ORIGINS": "https://miko.example.com, https://www.miko.example.com",
+    "LOAD_BALANCER_IDLE_TIMEOUT_SECONDS": "60",
+    "CONTAINER_STOP_TIMEOUT_SECONDS": "30",
 }
 REQUIRED = sorted(set(PRODUCTION))
 
@@ -31,8 +37,8 @@ def test_development_needs_nothing():
     settings = Settings()
     assert (settings.app_env, settings.host, settings.port) == ("development", "127.0.0.1", 8080)
     assert settings.static_dir == STATIC_DIR_DEFAULT
-    assert settings.keepalive_timeout_seconds > 60
-    assert settings.shutdown_grace_seconds < 30
+    assert settings.load_balancer_idle_timeout_seconds is None
+    assert settings.container_stop_timeout_seconds is None
     assert settings.proxy_hops == 0
     assert settings.integration_urls == []
 
@@ -117,3 +123,122 @@ def test_errors_do_not_echo_the_rejected_value(monkeypatch):
 @pytest.mark.parametrize(("limit", "workers", "share"), [(100, 1, 100), (100, 3, 33), (1, 4, 1)])
 def test_rate_limit_is_shared_between_workers(limit, workers, share):
     assert Settings(rate_limit=limit, web_concurrency=workers).per_worker_rate_limit == share
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        (
+            {"KEEPALIVE_TIMEOUT_SECONDS": "60"},
+            "KEEPALIVE_TIMEOUT_SECONDS=60 / LOAD_BALANCER_IDLE_TIMEOUT_SECONDS=60: "
+            "the app's keep-alive",
+        ),
+        (
+            {"KEEPALIVE_TIMEOUT_SECONDS": "90", "LOAD_BALANCER_IDLE_TIMEOUT_SECONDS": "120"},
+            "KEEPALIVE_TIMEOUT_SECONDS=90 / LOAD_BALANCER_IDLE_TIMEOUT_SECONDS=120: "
+            "the app's keep-alive",
+        ),
+        (
+            {"SHUTDOWN_GRACE_SECONDS": "40"},
+            "SHUTDOWN_GRACE_SECONDS=40 / CONTAINER_STOP_TIMEOUT_SECONDS=30: "
+            "the app's shutdown grace",
+        ),
+        (
+            {"SHUTDOWN_GRACE_SECONDS": "60", "CONTAINER_STOP_TIMEOUT_SECONDS": "60"},
+            "SHUTDOWN_GRACE_SECONDS=60 / CONTAINER_STOP_TIMEOUT_SECONDS=60: "
+            "the app's shutdown grace",
+        ),
+    ],
+)
+def test_timings_are_checked_against_the_limits_of_the_stack(monkeypatch, changes, fragment):
+    production_env(monkeypatch, **changes)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert fragment in describe_error(caught.value)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"SHUTDOWN_GRACE_SECONDS": "40", "CONTAINER_STOP_TIMEOUT_SECONDS": "60"},
+        {"KEEPALIVE_TIMEOUT_SECONDS": "75", "LOAD_BALANCER_IDLE_TIMEOUT_SECONDS": "74"},
+        {"KEEPALIVE_TIMEOUT_SECONDS": "130", "LOAD_BALANCER_IDLE_TIMEOUT_SECONDS": "120"},
+    ],
+)
+def test_timings_the_stack_allows_are_accepted(monkeypatch, changes):
+    production_env(monkeypatch, **changes)
+    settings = Settings()
+    assert settings.load_balancer_idle_timeout_seconds == int(
+        changes.get(
+            "LOAD_BALANCER_IDLE_TIMEOUT_SECONDS", PRODUCTION["LOAD_BALANCER_IDLE_TIMEOUT_SECONDS"]
+        )
+    )
+    assert settings.container_stop_timeout_seconds == int(
+        changes.get("CONTAINER_STOP_TIMEOUT_SECONDS", PRODUCTION["CONTAINER_STOP_TIMEOUT_SECONDS"])
+    )
+
+
+@pytest.mark.parametrize(
+    "missing", ["LOAD_BALANCER_IDLE_TIMEOUT_SECONDS", "CONTAINER_STOP_TIMEOUT_SECONDS"]
+)
+def test_strict_environments_need_the_limits_of_the_stack(monkeypatch, missing):
+    production_env(monkeypatch, **{missing: None})
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert f"needs these variables set: {missing}" in describe_error(caught.value)
+
+
+def test_development_checks_the_limits_it_is_given(monkeypatch):
+    monkeypatch.setenv("CONTAINER_STOP_TIMEOUT_SECONDS", "20")
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    message = describe_error(caught.value)
+    assert "APP_ENV=development refuses" in message
+    assert "SHUTDOWN_GRACE_SECONDS=20 / CONTAINER_STOP_TIMEOUT_SECONDS=20" in message
+    monkeypatch.setenv("CONTAINER_STOP_TIMEOUT_SECONDS", "21")
+    monkeypatch.setenv("LOAD_BALANCER_IDLE_TIMEOUT_SECONDS", "74")
+    settings = Settings()
+    assert (
+        settings.container_stop_timeout_seconds,
+        settings.load_balancer_idle_timeout_seconds,
+    ) == (21, 74)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LOAD_BALANCER_IDLE_TIMEOUT_SECONDS", "0"),
+        ("LOAD_BALANCER_IDLE_TIMEOUT_SECONDS", "4001"),
+        ("CONTAINER_STOP_TIMEOUT_SECONDS", "0"),
+        ("CONTAINER_STOP_TIMEOUT_SECONDS", "121"),
+    ],
+)
+def test_limits_of_the_stack_are_bounded(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert name in describe_error(caught.value)
+
+
+def test_the_variables_the_infrastructure_sets_are_the_ones_the_app_reads():
+    """Each contract name of the service's environment is a setting (pydantic reads the field
+    named like the variable); the backup job's own variables and its scratch database are not."""
+    backup_only = {Env.BACKUP_BUCKET, Env.BACKUP_KMS_KEY_ID, Env.BACKUP_PREFIX}
+    names = (
+        {
+            value
+            for holder in (Env, SecretEnv)
+            for key, value in vars(holder).items()
+            if key.isupper()
+        }
+        - backup_only
+        - {SecretEnv.SCRATCH_DATABASE_URL}
+    )
+    assert "LOAD_BALANCER_IDLE_TIMEOUT_SECONDS" in names
+    fields = {name.upper() for name in Settings.model_fields}
+    assert names - fields == set()
+
+
+def test_app_environments_and_port_are_the_contract_s():
+    assert get_args(AppEnv) == contract.APP_ENVIRONMENTS
+    assert Settings().port == contract.APP_PORT

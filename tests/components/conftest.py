@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from components.settings import SECRET_KEYS
+from config.secrets import SECRET_KEYS
 from plan.render import Rendering, render_stack
+from tests.components import edge_alarm_fixtures as observability
 
 STACKS = ("staging", "prod")
 DUMMY_SECRETS = {key: f"dummy-{key}-6f1c9a" for key in SECRET_KEYS}
@@ -49,3 +50,30 @@ def render_with() -> Callable[..., Rendering]:
         )
 
     return _render
+
+
+# --- observability: alarms, dashboard and the signal catalogue, rendered alone ---
+
+
+@pytest.fixture(scope="session")
+def alarm_settings():
+    """A realistic alarm section, read from its Pulumi.yaml keys like a stack's config."""
+    return observability.ALARM_SETTINGS
+
+
+@pytest.fixture(scope="session")
+def signal_sources():
+    """The watched resources of a prod-like stack."""
+    return observability.SIGNAL_SOURCES
+
+
+@pytest.fixture(scope="session")
+def signal_scope():
+    """The same sources as the dashboard sees them: resolved, with a health check ID."""
+    return observability.SIGNAL_SCOPE
+
+
+@pytest.fixture(scope="session")
+def render_alarms() -> Callable[..., observability.RecordingMocks]:
+    """Render the Alarms component alone under mocks (`pager_url`, `outputs`, `protect`...)."""
+    return observability.render_alarms

@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-from components.alarms import AlarmThresholds
+from components.alarms import Alarms, AlarmsArgs
+from components.signals import SignalScope, SignalSources
+from config.sections import AlarmSettings
 from plan.render import ensure_event_loop
 
 ACCOUNT_ID = "123456789012"
@@ -20,6 +23,38 @@ REGION = "eu-central-1"
 CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
 ELB_SERVICE_ACCOUNT = "aws:elb/getServiceAccount:getServiceAccount"
 ELB_ACCOUNT_ARN = "arn:aws:iam::054676820928:root"
+PAGER_URL = "https://events.example-pager.com/integration/dummy-pager-key-7f3a"
+
+# The alarm section of a realistic stack, by its Pulumi.yaml keys (fixture `alarm_settings`).
+ALARM_CONFIG = {
+    "alarmEmails": ["oncall@example.com", "Lead@Example.com"],
+    "http5xxCriticalPercent": 5,
+    "http5xxWarningPercent": 1,
+    "latencyP95CriticalSeconds": 3,
+    "latencyP95WarningSeconds": 1,
+    "ecsCpuHighPercent": 80,
+    "ecsMemoryHighPercent": 85,
+    "databaseFailuresPerPeriod": 3,
+    "bookingFailuresPerPeriod": 3,
+    "alarmEvaluationPeriods": 5,
+    "availabilityEvaluationPeriods": 2,
+}
+ALARM_SETTINGS = AlarmSettings.model_validate(ALARM_CONFIG)
+SIGNAL_SOURCES = SignalSources(
+    load_balancer="app/miko-prod/0123456789abcdef",
+    target_group="targetgroup/miko-prod/fedcba9876543210",
+    cluster_name="miko-prod-cluster",
+    service_name="miko-prod-app",
+    environment="production",
+)
+SIGNAL_SCOPE = SignalScope("miko-prod", SIGNAL_SOURCES, "hc-1234")
+ALARM_OUTPUTS = (
+    "alarm_names",
+    "topic_arn",
+    "warning_topic_arn",
+    "us_east_1_topic_arn",
+    "health_check_id",
+)
 
 
 @dataclass
@@ -159,16 +194,33 @@ def capture(output: pulumi.Output[Any], into: dict[str, Any], key: str) -> pulum
     return output.apply(lambda value: into.__setitem__(key, value))
 
 
-# Thresholds as the staging stack sets them, for component tests that need a realistic set.
-STAGING_THRESHOLDS = AlarmThresholds(
-    http_5xx_critical_percent=5,
-    http_5xx_warning_percent=1,
-    latency_p95_critical_seconds=3,
-    latency_p95_warning_seconds=1,
-    cpu_high_percent=80,
-    memory_high_percent=85,
-    database_failures_per_period=3,
-    booking_failures_per_period=3,
-    evaluation_periods=5,
-    availability_evaluation_periods=2,
-)
+def render_alarms(
+    settings: AlarmSettings = ALARM_SETTINGS,
+    *,
+    pager_url: Any = PAGER_URL,
+    outputs: dict[str, Any] | None = None,
+    protect: bool = True,
+) -> RecordingMocks:
+    """The Alarms component alone, for miko-prod; `outputs` receives its resolved outputs."""
+
+    def build() -> list[pulumi.Output[None]]:
+        main = aws.Provider("main", region="eu-central-1")
+        us_east_1 = aws.Provider("us-east-1", region="us-east-1")
+        alarms = Alarms(
+            "alarms",
+            AlarmsArgs(
+                prefix="miko-prod",
+                settings=settings,
+                sources=SIGNAL_SOURCES,
+                app_log_group_name="/ecs/miko-prod/app",
+                site_hostname="app.example.com",
+                pager_url=pager_url,
+                us_east_1_provider=us_east_1,
+                protect=protect,
+            ),
+            opts=pulumi.ResourceOptions(providers=[main]),
+        )
+        sink = outputs if outputs is not None else {}
+        return [capture(getattr(alarms, output), sink, output) for output in ALARM_OUTPUTS]
+
+    return render(build)

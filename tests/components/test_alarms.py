@@ -1,34 +1,19 @@
 import json
-from dataclasses import replace
 from typing import Any
 
-import pulumi
-import pulumi_aws as aws
 import pytest
 
-from app.ingest.client_metrics import EMF_NAMESPACE
-from components.alarms import (
-    APP_METRICS_NAMESPACE,
-    CLIENT_METRICS_NAMESPACE,
-    DATABASE_HEALTH_FAILURE_PATTERN,
-    Alarms,
-    AlarmsArgs,
-    AlarmThresholds,
-    _deployment_failed_pattern,
-    _email_logical_suffix,
-    _key_policy,
-    _topic_policy,
-    alarm_names_for_rollback,
-    database_failure_metric_name,
-)
+from app.contract import APP_METRICS_NAMESPACE, CLIENT_METRICS_NAMESPACE, DATABASE_CHECK_FAILED
+from components.alarm_topics import _email_logical_suffix, _key_policy, _topic_policy
+from components.alarms import alarm_names_for_rollback
+from components.deployment_events import _deployment_failed_pattern
+from components.signals import SIGNALS
 from policies.observability import PROMISED_ALARMS
 from tests.components.edge_alarm_fixtures import (
     ACCOUNT_ID,
-    STAGING_THRESHOLDS,
+    PAGER_URL,
     RecordingMocks,
-    capture,
     provider_name,
-    render,
 )
 
 # The alarms this component owns: every promised one except the backups' (components/backups.py).
@@ -43,103 +28,30 @@ CRITICAL_KEYS = {
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 KMS_KEY = "aws:kms/key:Key"
-PAGER_URL = "https://events.example-pager.com/integration/dummy-pager-key-7f3a"
 MAIN_TOPIC_ARN = f"arn:aws:sns:eu-central-1:{ACCOUNT_ID}:miko-prod-alarms"
 WARNING_TOPIC_ARN = f"arn:aws:sns:eu-central-1:{ACCOUNT_ID}:miko-prod-alarms-warning"
 US_EAST_1_TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:miko-prod-alarms-us-east-1"
-EMAILS = ["oncall@example.com", "Lead@Example.com"]
-
-STRICTER_THRESHOLDS = AlarmThresholds(
-    http_5xx_critical_percent=2.5,
-    http_5xx_warning_percent=0.5,
-    latency_p95_critical_seconds=1.5,
-    latency_p95_warning_seconds=0.75,
-    cpu_high_percent=70,
-    memory_high_percent=75,
-    database_failures_per_period=1,
-    booking_failures_per_period=2,
-    evaluation_periods=3,
-    availability_evaluation_periods=1,
-    period_seconds=120,
-)
-
-
-def _render_alarms(
-    thresholds: AlarmThresholds = STAGING_THRESHOLDS,
-    pager_url: Any = PAGER_URL,
-    outputs: dict[str, Any] | None = None,
-    protect: bool = True,
-) -> RecordingMocks:
-    def build():
-        main = aws.Provider("main", region="eu-central-1")
-        us_east_1 = aws.Provider("us-east-1", region="us-east-1")
-        alarms = Alarms(
-            "alarms",
-            AlarmsArgs(
-                name_prefix="miko-prod",
-                alb_arn_suffix="app/miko-prod/0123456789abcdef",
-                target_group_arn_suffix="targetgroup/miko-prod/fedcba9876543210",
-                cluster_name="miko-prod-cluster",
-                service_name="miko-prod-app",
-                app_log_group_name="/ecs/miko-prod/app",
-                site_hostname="app.example.com",
-                app_environment="production",
-                thresholds=thresholds,
-                alarm_emails=EMAILS,
-                pager_url=pager_url,
-                us_east_1_provider=us_east_1,
-                protect=protect,
-            ),
-            opts=pulumi.ResourceOptions(providers=[main]),
-        )
-        sink = outputs if outputs is not None else {}
-        return [
-            capture(alarms.alarm_names, sink, "alarm_names"),
-            capture(alarms.topic_arn, sink, "topic_arn"),
-            capture(alarms.warning_topic_arn, sink, "warning_topic_arn"),
-            capture(alarms.us_east_1_topic_arn, sink, "us_east_1_topic_arn"),
-            capture(alarms.health_check_id, sink, "health_check_id"),
-        ]
-
-    return render(build)
+STRICTER = {
+    "http_5xx_critical_percent": 2.5,
+    "http_5xx_warning_percent": 0.5,
+    "latency_p95_critical_seconds": 1.5,
+    "latency_p95_warning_seconds": 0.75,
+    "ecs_cpu_high_percent": 70,
+    "ecs_memory_high_percent": 75,
+    "database_failures_per_period": 1,
+    "booking_failures_per_period": 2,
+    "evaluation_periods": 3,
+    "availability_evaluation_periods": 1,
+}
 
 
 @pytest.fixture(scope="module")
-def rendered() -> RecordingMocks:
-    return _render_alarms()
+def rendered(render_alarms):
+    return render_alarms()
 
 
 def _alarms_by_key(mocks: RecordingMocks) -> dict[str, Any]:
     return {alarm.inputs["tags"]["alarm"]: alarm for alarm in mocks.of_type(METRIC_ALARM)}
-
-
-# --- thresholds -------------------------------------------------------------------------------
-
-
-def test_warning_at_or_above_critical_is_rejected():
-    with pytest.raises(ValueError, match="http_5xx_warning_percent must be below"):
-        replace(STAGING_THRESHOLDS, http_5xx_warning_percent=5)
-
-
-def test_every_threshold_problem_is_listed_in_one_message():
-    with pytest.raises(ValueError, match="invalid alarm thresholds") as raised:
-        replace(
-            STAGING_THRESHOLDS,
-            cpu_high_percent=120,
-            evaluation_periods=0,
-            latency_p95_warning_seconds=4,
-            period_seconds=90,
-        )
-
-    message = str(raised.value)
-    assert "cpu_high_percent must be above 0 and at most 100, got 120" in message
-    assert "evaluation_periods must be at least 1, got 0" in message
-    assert "latency_p95_warning_seconds must be below latency_p95_critical_seconds" in message
-    assert "period_seconds must be a multiple of 60, got 90" in message
-
-
-def test_valid_thresholds_are_accepted():
-    assert STRICTER_THRESHOLDS.http_5xx_critical_percent == 2.5
 
 
 # --- pure builders ----------------------------------------------------------------------------
@@ -202,6 +114,12 @@ def test_every_promised_alarm_exists_with_its_tag(rendered):
 
     assert metric_alarm_keys | {rule.inputs["tags"]["alarm"]} == PROMISED_KEYS
     assert len(rendered.of_type(METRIC_ALARM)) == len(PROMISED_KEYS) - 1
+
+
+def test_every_alarmed_signal_of_the_catalogue_has_its_alarm(rendered):
+    alarmed = {signal.key for signal in SIGNALS if signal.severity is not None}
+
+    assert set(_alarms_by_key(rendered)) == alarmed
 
 
 def test_alarm_names_follow_the_prefix_and_include_the_rollback_alarms(rendered):
@@ -314,14 +232,14 @@ def _threshold_view(mocks: RecordingMocks) -> dict[str, tuple[float, float, floa
     }
 
 
-def test_thresholds_come_from_args(rendered):
-    stricter = _threshold_view(_render_alarms(STRICTER_THRESHOLDS))
+def test_thresholds_come_from_the_settings(rendered, render_alarms, alarm_settings):
+    stricter = _threshold_view(render_alarms(alarm_settings.model_copy(update=STRICTER)))
     staging = _threshold_view(rendered)
 
     assert staging["http-5xx-critical"][0] == 5
     assert stricter["http-5xx-critical"][0] == 2.5
     assert stricter["http-5xx-warning"][0] == 0.5
-    assert stricter["latency-p95-critical"] == (1.5, 3, 120)
+    assert stricter["latency-p95-critical"] == (1.5, 3, 60)
     assert stricter["latency-p95-warning"][0] == 0.75
     assert stricter["ecs-cpu-high"][0] == 70
     assert stricter["ecs-memory-high"][0] == 75
@@ -398,8 +316,8 @@ def _subscribers_by_topic(mocks: RecordingMocks) -> dict[str, set[tuple[str, str
     return by_topic
 
 
-def test_pager_only_on_critical_topics_and_emails_on_every_topic(rendered):
-    emails = {("email", email) for email in EMAILS}
+def test_pager_only_on_critical_topics_and_emails_on_every_topic(rendered, alarm_settings):
+    emails = {("email", email) for email in alarm_settings.emails}
     paged = emails | {("https", PAGER_URL)}
 
     assert _subscribers_by_topic(rendered) == {
@@ -410,8 +328,8 @@ def test_pager_only_on_critical_topics_and_emails_on_every_topic(rendered):
 
 
 @pytest.mark.parametrize("protect", [True, False])
-def test_topic_keys_are_protected_as_asked(protect):
-    mocks = _render_alarms(protect=protect)
+def test_topic_keys_are_protected_as_asked(render_alarms, protect):
+    mocks = render_alarms(protect=protect)
 
     keys = mocks.of_type(KMS_KEY)
     assert len(keys) == 2
@@ -432,15 +350,15 @@ def test_pager_endpoint_is_secret_and_nowhere_in_plaintext(rendered):
         assert PAGER_URL not in json.dumps(plain), resource.name
 
 
-def test_pager_given_as_plain_string_is_still_made_secret():
-    mocks = _render_alarms(pager_url="https://events.example-pager.com/plain-key")
+def test_pager_given_as_plain_string_is_still_made_secret(render_alarms):
+    mocks = render_alarms(pager_url="https://events.example-pager.com/plain-key")
 
     pagers = [sub for sub in mocks.of_type(SUBSCRIPTION) if sub.inputs["protocol"] == "https"]
     assert [pager.secret_inputs for pager in pagers] == [{"endpoint"}, {"endpoint"}]
 
 
-def test_no_pager_url_means_only_email_subscriptions():
-    mocks = _render_alarms(pager_url=None)
+def test_no_pager_url_means_only_email_subscriptions(render_alarms):
+    mocks = render_alarms(pager_url=None)
 
     protocols = {sub.inputs["protocol"] for sub in mocks.of_type(SUBSCRIPTION)}
     assert protocols == {"email"}
@@ -450,19 +368,17 @@ def test_database_failures_are_counted_from_the_app_logs(rendered):
     (metric_filter,) = rendered.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
     alarm = _alarms_by_key(rendered)["database-health-failures"].inputs
 
-    assert metric_filter.inputs["pattern"] == DATABASE_HEALTH_FAILURE_PATTERN
+    assert metric_filter.inputs["pattern"] == DATABASE_CHECK_FAILED.filter_pattern()
     assert metric_filter.inputs["logGroupName"] == "/ecs/miko-prod/app"
     transformation = metric_filter.inputs["metricTransformation"]
     assert transformation["namespace"] == APP_METRICS_NAMESPACE == alarm["namespace"]
-    assert (
-        transformation["name"] == database_failure_metric_name("miko-prod") == alarm["metricName"]
-    )
+    assert transformation["name"] == "miko-prod-database-health-failures" == alarm["metricName"]
     assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
-def test_outputs_name_every_alarm_and_every_topic():
+def test_outputs_name_every_alarm_and_every_topic(render_alarms):
     outputs: dict[str, Any] = {}
-    _render_alarms(outputs=outputs)
+    render_alarms(outputs=outputs)
 
     assert set(outputs["alarm_names"]) == PROMISED_KEYS
     assert outputs["alarm_names"]["deployment-failed"] == "miko-prod-deployment-failed"
@@ -472,13 +388,9 @@ def test_outputs_name_every_alarm_and_every_topic():
     assert outputs["health_check_id"] == "alarms-site-health-check-id"
 
 
-def test_booking_failures_warn_from_the_browsers_metric(rendered):
+def test_booking_failures_warn_from_the_browsers_metric(rendered, alarm_settings):
     alarm = rendered.named("alarms-booking-failures").inputs
     assert alarm["namespace"] == CLIENT_METRICS_NAMESPACE
     assert alarm["metricName"] == "booking_failed"
     assert alarm["dimensions"] == {"Environment": "production"}
-    assert alarm["threshold"] == STAGING_THRESHOLDS.booking_failures_per_period
-
-
-def test_client_metrics_namespace_is_the_one_the_app_writes():
-    assert CLIENT_METRICS_NAMESPACE == EMF_NAMESPACE
+    assert alarm["threshold"] == alarm_settings.booking_failures_per_period

@@ -4,7 +4,8 @@ import json
 import re
 
 from app.backup import cli as backup_cli
-from components.backup_jobs import job_policy, scheduler_policy, success_filter_pattern
+from components.backup_job_specs import job_policy, scheduler_policy
+from components.backup_success_alarms import success_filter_pattern
 from components.backup_vault import failed_job_event_pattern
 
 BUCKET = "aws:s3/bucket:Bucket"

@@ -10,14 +10,10 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from components.cdn import (
-    ONE_YEAR_SECONDS,
-    Cdn,
-    CdnArgs,
-    _cache_rules,
-    _rate_limit_rules,
-)
-from policies._cf_expression import evaluate, request_fields
+from components.cdn import Cdn, CdnArgs
+from components.cdn_rules import ONE_YEAR_SECONDS, cache_rules, rate_limit_rules
+from config.sections import EdgeSettings
+from policies._cf_expression import evaluate_expression, request_fields
 from policies.edge import POLICIES as EDGE_POLICIES
 from tests.components.edge_alarm_fixtures import capture, render
 
@@ -29,7 +25,7 @@ API_NEVER_CACHED = "cloudflare-api-never-cached"
 
 def _expression_matches(expression: str, path: str) -> bool:
     """Evaluated by the policy pack's Rules-language evaluator; 'cannot tell' fails the test."""
-    result = evaluate(expression, request_fields(path))
+    result = evaluate_expression(expression, request_fields(path))
     assert result is not None, f"expression not understood: {expression}"
     return result
 
@@ -47,7 +43,7 @@ def _effective_cache_settings(rules: list[Any], path: str) -> dict[str, Any]:
     "path", ["/assets/index-4f9c2a1b.js", "/assets/index-8d1e.css", "/assets/inter-a1b2.woff2"]
 )
 def test_fingerprinted_assets_cached_a_year_at_edge_and_in_browsers(path):
-    settings = _effective_cache_settings(_cache_rules(), path)
+    settings = _effective_cache_settings(cache_rules(), path)
 
     assert settings["cache"] is True
     assert settings["edge_ttl"] == {"mode": "override_origin", "default": ONE_YEAR_SECONDS}
@@ -56,7 +52,7 @@ def test_fingerprinted_assets_cached_a_year_at_edge_and_in_browsers(path):
 
 @pytest.mark.parametrize("path", ["/", "/booking", "/index.html"])
 def test_html_follows_the_origin_so_no_cache_means_revalidate(path):
-    settings = _effective_cache_settings(_cache_rules(), path)
+    settings = _effective_cache_settings(cache_rules(), path)
 
     assert settings["cache"] is True
     assert settings["origin_cache_control"] is True
@@ -68,11 +64,11 @@ def test_html_follows_the_origin_so_no_cache_means_revalidate(path):
     "path", ["/api", "/api/leads", "/api/chat.js", "/health", "/health/db", "/healthz"]
 )
 def test_api_and_health_are_never_cached_even_when_another_rule_matches(path):
-    assert _effective_cache_settings(_cache_rules(), path)["cache"] is False
+    assert _effective_cache_settings(cache_rules(), path)["cache"] is False
 
 
 def test_bypass_rules_come_after_every_caching_rule():
-    rules: list[Any] = _cache_rules()
+    rules: list[Any] = cache_rules()
     bypass = [
         index for index, rule in enumerate(rules) if rule["action_parameters"]["cache"] is False
     ]
@@ -83,7 +79,7 @@ def test_bypass_rules_come_after_every_caching_rule():
 
 
 def test_assets_outside_assets_folder_are_not_given_a_year():
-    settings = _effective_cache_settings(_cache_rules(), "/logo.png")
+    settings = _effective_cache_settings(cache_rules(), "/logo.png")
 
     assert "edge_ttl" not in settings
 
@@ -92,20 +88,20 @@ def test_assets_outside_assets_folder_are_not_given_a_year():
 @pytest.mark.parametrize("path", ["/api", "/api/leads", "/api/page.html", "/health", "/health/db"])
 def test_caching_rules_themselves_never_match_api_or_health(ref, path):
     rule: Any
-    (rule,) = [rule for rule in _cache_rules() if rule["ref"] == ref]
+    (rule,) = [rule for rule in cache_rules() if rule["ref"] == ref]
 
     assert not _expression_matches(rule["expression"], path)
 
 
 def test_rule_refs_are_unique_and_stable():
-    refs = [rule["ref"] for rule in _cache_rules()]
+    refs = [rule["ref"] for rule in cache_rules()]
 
     assert len(refs) == len(set(refs)) == 4
 
 
 def test_rate_limit_rule_counts_per_ip_and_data_centre_and_blocks():
     rule: Any
-    (rule,) = _rate_limit_rules(120, 10, 30)
+    (rule,) = rate_limit_rules(120, 10, 30)
 
     assert rule["action"] == "block"
     assert _expression_matches(rule["expression"], "/api/leads")
@@ -118,16 +114,24 @@ def test_rate_limit_rule_counts_per_ip_and_data_centre_and_blocks():
     }
 
 
-def _cdn_args(**overrides: Any) -> CdnArgs:
-    values: dict[str, Any] = {
-        "zone_id": "zone-1",
-        "hostname": "app.example.com",
-        "origin_dns_name": "miko-prod-123.eu-central-1.elb.amazonaws.com",
-        "api_requests_per_period": 100,
-        "api_rate_limit_period_seconds": 10,
-        "api_rate_limit_block_seconds": 10,
-    }
-    return CdnArgs(**{**values, **overrides})
+EDGE_CONFIG = {
+    "cloudflareZoneName": "example.com",
+    "siteDomain": "app.example.com",
+    "apiRateLimitRequests": 100,
+    "apiRateLimitPeriodSeconds": 10,
+    "apiRateLimitBlockSeconds": 10,
+    "connectOrigins": [],
+}
+
+
+def _cdn_args(**edge_overrides: Any) -> CdnArgs:
+    """The component's args for app.example.com; overrides by Pulumi.yaml key."""
+    return CdnArgs(
+        zone_id="zone-1",
+        site_hostname="app.example.com",
+        origin_dns_name="miko-prod-123.eu-central-1.elb.amazonaws.com",
+        settings=EdgeSettings.model_validate({**EDGE_CONFIG, **edge_overrides}),
+    )
 
 
 def test_cdn_registers_proxied_cname_to_the_load_balancer():
@@ -164,7 +168,7 @@ def test_cdn_has_one_ruleset_per_phase_holding_all_its_rules():
     cache = mocks.named("cdn-cache-rules").inputs
     assert cache["kind"] == "zone"
     assert cache["zoneId"] == "zone-1"
-    assert [rule["ref"] for rule in cache["rules"]] == [rule["ref"] for rule in _cache_rules()]
+    assert [rule["ref"] for rule in cache["rules"]] == [rule["ref"] for rule in cache_rules()]
     assert cache["rules"][0]["actionParameters"]["edgeTtl"]["default"] == ONE_YEAR_SECONDS
 
 
@@ -173,9 +177,9 @@ def test_cdn_rate_limit_numbers_come_from_args():
         lambda: Cdn(
             "cdn",
             _cdn_args(
-                api_requests_per_period=250,
-                api_rate_limit_period_seconds=60,
-                api_rate_limit_block_seconds=600,
+                apiRateLimitRequests=250,
+                apiRateLimitPeriodSeconds=60,
+                apiRateLimitBlockSeconds=600,
             ),
         )
     )

@@ -1,47 +1,58 @@
 import json
 from typing import Any
 
-from components.alarms import (
-    CLIENT_METRICS_NAMESPACE,
-    HTTP_5XX_RATE_EXPRESSION,
-    database_failure_metric_name,
-)
-from components.dashboard import Dashboard, DashboardArgs, _dashboard_body, _Sources
-from tests.components.edge_alarm_fixtures import STAGING_THRESHOLDS, capture, render
+import pytest
 
-SOURCES = _Sources(
-    load_balancer="app/miko-prod/0123",
-    target_group="targetgroup/miko-prod/4567",
-    cluster_name="miko-prod-cluster",
-    service_name="miko-prod-app",
-    health_check_id="hc-1234",
-    app_environment="production",
-)
+from app.contract import BOOKING_FAILED_METRIC, CLIENT_METRICS_NAMESPACE
+from components.dashboard import Dashboard, DashboardArgs, _dashboard_body
+from components.signals import HTTP_5XX_RATE, SIGNALS
+from tests.components.edge_alarm_fixtures import capture, render
+
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 
 
-def _body() -> Any:
-    return json.loads(_dashboard_body(SOURCES, "eu-central-1", "miko-prod", STAGING_THRESHOLDS))
+@pytest.fixture(scope="module")
+def body(alarm_settings, signal_scope) -> Any:
+    return json.loads(_dashboard_body(SIGNALS, alarm_settings, signal_scope, "eu-central-1"))
 
 
 def _metric_names(widget: dict[str, Any]) -> set[str]:
     return {row[1] for row in widget["properties"]["metrics"] if isinstance(row[0], str)}
 
 
-def _widget_titled(prefix: str) -> Any:
-    (widget,) = [w for w in _body()["widgets"] if w["properties"]["title"].startswith(prefix)]
+def _widget_titled(body: Any, prefix: str) -> Any:
+    (widget,) = [w for w in body["widgets"] if w["properties"]["title"].startswith(prefix)]
     return widget
 
 
-def test_body_is_deterministic():
-    first = _dashboard_body(SOURCES, "eu-central-1", "miko-prod", STAGING_THRESHOLDS)
-    second = _dashboard_body(SOURCES, "eu-central-1", "miko-prod", STAGING_THRESHOLDS)
+def _lines(widget: dict[str, Any]) -> dict[str, float]:
+    horizontal = widget["properties"].get("annotations", {}).get("horizontal", [])
+    return {line["label"]: line["value"] for line in horizontal}
+
+
+def test_body_is_deterministic(alarm_settings, signal_scope):
+    first = _dashboard_body(SIGNALS, alarm_settings, signal_scope, "eu-central-1")
+    second = _dashboard_body(SIGNALS, alarm_settings, signal_scope, "eu-central-1")
 
     assert first == second
     assert first == json.dumps(json.loads(first), sort_keys=True)
 
 
-def test_dashboard_shows_every_alarm_signal():
-    shown = set().union(*(_metric_names(widget) for widget in _body()["widgets"]))
+def test_every_signal_of_the_catalogue_is_drawn_in_its_panel(body):
+    widgets = {widget["properties"]["title"]: widget for widget in body["widgets"]}
+
+    assert list(widgets) == list(dict.fromkeys(signal.panel.title for signal in SIGNALS))
+    for signal in SIGNALS:
+        widget = widgets[signal.panel.title]
+        if signal.severity is None:
+            labels = [row[-1].get("label") for row in widget["properties"]["metrics"]]
+            assert signal.query.label in labels, signal.key
+        else:
+            assert signal.key in _lines(widget), signal.key
+
+
+def test_dashboard_shows_every_alarm_signal(body):
+    shown = set().union(*(_metric_names(widget) for widget in body["widgets"]))
 
     assert shown >= {
         "RequestCount",
@@ -52,47 +63,54 @@ def test_dashboard_shows_every_alarm_signal():
         "UnHealthyHostCount",
         "CPUUtilization",
         "MemoryUtilization",
-        database_failure_metric_name("miko-prod"),
+        "miko-prod-database-health-failures",
         "HealthCheckStatus",
     }
 
 
-def test_5xx_widget_plots_the_alarm_expression_with_thresholds():
-    widget = _widget_titled("5xx")
+def test_5xx_widget_plots_the_alarm_expression_with_thresholds(body):
+    widget = _widget_titled(body, "5xx")
 
     expressions = [
         row[0]["expression"] for row in widget["properties"]["metrics"] if isinstance(row[0], dict)
     ]
-    assert HTTP_5XX_RATE_EXPRESSION in expressions
-    lines = {
-        line["label"]: line["value"] for line in widget["properties"]["annotations"]["horizontal"]
-    }
-    assert lines == {"critical": 5, "warning": 1}
+    assert HTTP_5XX_RATE.steps[-1][1] in expressions
+    assert _lines(widget) == {"http-5xx-critical": 5, "http-5xx-warning": 1}
 
 
-def test_latency_widget_shows_p95_and_p99_with_thresholds():
-    widget = _widget_titled("Target response time")
+def test_latency_widget_shows_p95_and_p99_with_thresholds(body):
+    widget = _widget_titled(body, "Target response time")
 
     stats = [row[-1]["stat"] for row in widget["properties"]["metrics"]]
     assert stats == ["p95", "p99"]
-    lines = {
-        line["label"]: line["value"] for line in widget["properties"]["annotations"]["horizontal"]
-    }
-    assert lines == {"p95 critical": 3, "p95 warning": 1}
+    assert _lines(widget) == {"latency-p95-critical": 3, "latency-p95-warning": 1}
 
 
-def test_external_check_widget_reads_us_east_1():
-    widget = _widget_titled("External /health")
+def test_external_check_widget_reads_us_east_1(body):
+    widget = _widget_titled(body, "External /health")
 
     assert widget["properties"]["region"] == "us-east-1"
     assert widget["properties"]["metrics"] == [
-        ["AWS/Route53", "HealthCheckStatus", "HealthCheckId", "hc-1234"]
+        ["AWS/Route53", "HealthCheckStatus", "HealthCheckId", "hc-1234", {"stat": "Minimum"}]
     ]
 
 
-def test_widgets_do_not_overlap():
+def test_failed_bookings_are_drawn_with_the_warning_threshold(body, alarm_settings):
+    widget = _widget_titled(body, "Appointment bookings")
+
+    [metric] = widget["properties"]["metrics"]
+    assert metric[:4] == [
+        CLIENT_METRICS_NAMESPACE,
+        BOOKING_FAILED_METRIC,
+        "Environment",
+        "production",
+    ]
+    assert _lines(widget) == {"booking-failures": alarm_settings.booking_failures_per_period}
+
+
+def test_widgets_do_not_overlap(body):
     cells = set()
-    for widget in _body()["widgets"]:
+    for widget in body["widgets"]:
         for column in range(widget["x"], widget["x"] + widget["width"]):
             for row in range(widget["y"], widget["y"] + widget["height"]):
                 assert (column, row) not in cells
@@ -100,20 +118,16 @@ def test_widgets_do_not_overlap():
         assert widget["x"] + widget["width"] <= 24
 
 
-def _render_dashboard(outputs: dict[str, Any]):
+def _render_dashboard(settings, sources, outputs: dict[str, Any]):
     def build():
         dashboard = Dashboard(
             "dashboard",
             DashboardArgs(
-                name_prefix="miko-prod",
+                prefix="miko-prod",
                 region="eu-central-1",
-                alb_arn_suffix="app/miko-prod/0123",
-                target_group_arn_suffix="targetgroup/miko-prod/4567",
-                cluster_name="miko-prod-cluster",
-                service_name="miko-prod-app",
+                settings=settings,
+                sources=sources,
                 health_check_id="hc-1234",
-                app_environment="production",
-                thresholds=STAGING_THRESHOLDS,
             ),
         )
         return capture(dashboard.dashboard_url, outputs, "url")
@@ -121,32 +135,23 @@ def _render_dashboard(outputs: dict[str, Any]):
     return render(build)
 
 
-def test_component_registers_the_dashboard_and_its_url():
+def test_component_registers_the_dashboard_and_its_url(alarm_settings, signal_sources, body):
     outputs: dict[str, Any] = {}
-    mocks = _render_dashboard(outputs)
+    mocks = _render_dashboard(alarm_settings, signal_sources, outputs)
 
-    (dashboard,) = mocks.of_type("aws:cloudwatch/dashboard:Dashboard")
+    (dashboard,) = mocks.of_type(DASHBOARD)
     assert dashboard.inputs["dashboardName"] == "miko-prod-operations"
-    assert json.loads(dashboard.inputs["dashboardBody"]) == _body()
+    assert json.loads(dashboard.inputs["dashboardBody"]) == body
     assert outputs["url"] == (
         "https://eu-central-1.console.aws.amazon.com/cloudwatch/home"
         "?region=eu-central-1#dashboards:name=miko-prod-operations"
     )
 
 
-def test_two_renders_give_identical_dashboard_inputs():
-    first = _render_dashboard({}).of_type("aws:cloudwatch/dashboard:Dashboard")[0].inputs
-    second = _render_dashboard({}).of_type("aws:cloudwatch/dashboard:Dashboard")[0].inputs
+def test_two_renders_give_identical_dashboard_inputs(alarm_settings, signal_sources):
+    first, second = (
+        _render_dashboard(alarm_settings, signal_sources, {}).of_type(DASHBOARD)[0].inputs
+        for _ in range(2)
+    )
 
     assert first == second
-
-
-def test_failed_bookings_are_drawn_with_the_warning_threshold():
-    widget = next(
-        w for w in _body()["widgets"] if w["properties"]["title"].startswith("Appointment bookings")
-    )
-    [metric] = widget["properties"]["metrics"]
-    assert metric[:4] == [CLIENT_METRICS_NAMESPACE, "booking_failed", "Environment", "production"]
-    assert widget["properties"]["annotations"]["horizontal"] == [
-        {"label": "warning at", "value": STAGING_THRESHOLDS.booking_failures_per_period}
-    ]

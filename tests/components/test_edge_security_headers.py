@@ -7,10 +7,21 @@ from components.edge_security_headers import (
     _header_operations,
     _security_header_rules,
 )
+from config.sections import EdgeSettings
 from tests.components.edge_alarm_fixtures import render
 
 ORIGINS = ["https://abcdefgh.supabase.co", "https://n8n.example.com"]
 RULESET = "cloudflare:index/ruleset:Ruleset"
+EDGE_SETTINGS = EdgeSettings.model_validate(
+    {
+        "cloudflareZoneName": "example.com",
+        "siteDomain": "app.example.com",
+        "apiRateLimitRequests": 100,
+        "apiRateLimitPeriodSeconds": 10,
+        "apiRateLimitBlockSeconds": 10,
+        "connectOrigins": ORIGINS,
+    }
+)
 
 
 def test_every_app_header_is_set_with_the_app_value():
@@ -54,7 +65,7 @@ def test_origin_that_is_not_a_url_is_rejected_naming_it():
 def test_component_registers_one_response_header_ruleset_with_the_app_headers():
     mocks = render(
         lambda: SecurityHeaders(
-            "security-headers", SecurityHeadersArgs(zone_id="zone-1", connect_origins=ORIGINS)
+            "security-headers", SecurityHeadersArgs(zone_id="zone-1", settings=EDGE_SETTINGS)
         )
     )
 

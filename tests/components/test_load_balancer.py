@@ -4,12 +4,9 @@ import json
 
 import pytest
 
-from components.load_balancer import (
-    TLS_POLICY,
-    LoadBalancer,
-    LoadBalancerArgs,
-    access_log_bucket_policy,
-)
+from components.access_log_bucket import access_log_bucket_policy
+from components.load_balancer import TLS_POLICY, LoadBalancer, LoadBalancerArgs
+from config.sections import LoadBalancerSettings, TimingSettings
 from tests.components.edge_alarm_fixtures import ACCOUNT_ID, RecordingMocks, render
 
 LISTENER = "aws:lb/listener:Listener"
@@ -17,6 +14,15 @@ BUCKET = "aws:s3/bucket:Bucket"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 LOG_EXPIRY_DAYS = 45
+TIMINGS = TimingSettings.model_validate(
+    {
+        "albIdleTimeoutSeconds": 60,
+        "appKeepAliveSeconds": 75,
+        "containerStopTimeoutSeconds": 30,
+        "appShutdownGraceSeconds": 20,
+        "deregistrationDelaySeconds": 30,
+    }
+)
 
 
 def test_https_listener_uses_the_tls13_policy_and_the_validated_certificate(rendering):
@@ -166,13 +172,16 @@ def _render_load_balancer(*, access_logs: bool = True, protect: bool = True) -> 
                 vpc_id="vpc-1",
                 public_subnet_ids=["subnet-a", "subnet-b"],
                 security_group_id="sg-alb",
-                site_domain="www.example.com",
+                site_hostname="www.example.com",
                 cloudflare_zone_id="zone-1",
-                idle_timeout_seconds=60,
-                deregistration_delay_seconds=30,
-                deletion_protection=True,
-                access_logs=access_logs,
-                access_log_expiry_days=LOG_EXPIRY_DAYS,
+                settings=LoadBalancerSettings.model_validate(
+                    {
+                        "albDeletionProtection": True,
+                        "albAccessLogs": access_logs,
+                        "albAccessLogExpiryDays": LOG_EXPIRY_DAYS,
+                    }
+                ),
+                timings=TIMINGS,
                 protect=protect,
             ),
         )

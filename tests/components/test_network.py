@@ -4,7 +4,8 @@ import ipaddress
 
 import pytest
 
-from components.network import rule_suffix, subnet_cidrs
+from components.network import subnet_cidrs
+from components.security_groups import rule_suffix
 from plan.mocks import CLOUDFLARE_IPV4, CLOUDFLARE_IPV6
 
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"

@@ -13,7 +13,7 @@ from components.secrets_store import (
     container_secret_entries,
     key_policy,
 )
-from components.settings import INTEGRATION_SECRETS
+from config.secrets import INTEGRATION_SECRETS
 from plan.mocks import PlatformMocks
 
 from .conftest import DUMMY_SECRETS

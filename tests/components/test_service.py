@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from components.app_container import container_definitions
 from components.containers import execution_role_policy
-from components.service import container_definitions, deployment_trigger
-from components.settings import APP_INTEGRATIONS, INTEGRATION_SECRETS
+from components.service import deployment_trigger
+from config.secrets import APP_INTEGRATIONS, INTEGRATION_SECRETS
 
 from .conftest import DUMMY_SECRETS
 

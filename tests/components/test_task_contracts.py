@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from app.backup.config import BackupSettings
+from app.backup.config import BackupJobSettings
 from app.settings import Settings
 
 # Well-formed stand-ins for what Secrets Manager injects (`valueFrom`).
@@ -62,7 +62,7 @@ def test_a_missing_variable_would_stop_the_app(rendering, clean_environment):
 
 @pytest.mark.parametrize("command", ["dump", "verify"])
 def test_the_backup_jobs_get_what_they_read(rendering, command):
-    settings = BackupSettings.from_env(environment_of(rendering, f"backups-jobs-{command}"))
+    settings = BackupJobSettings.from_env(environment_of(rendering, f"backups-jobs-{command}"))
     assert settings.require_bucket().startswith("backups-dumps-")
     assert settings.prefix == "dumps"
     assert settings.kms_key_id

@@ -116,7 +116,7 @@ def test_a_config_mistake_fails_the_plan_naming_the_key(scratch_project):
     result = run_plan(scratch_project, "--stack", "staging")
 
     assert result.returncode == 2
-    assert "taskCpu/taskMemory: 256 CPU units with 4096 MiB is not a Fargate size" in result.stderr
+    assert "taskMemory: taskCpu 256 with taskMemory 4096 MiB is not a Fargate size" in result.stderr
 
 
 def test_the_plan_never_prints_or_writes_a_secret_it_was_given(scratch_project):

@@ -15,6 +15,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
+from policies.evaluate import PlannedProvider, PlannedResource
 from policies.pack import ALL_POLICIES
 
 AWS_PROVIDER_TYPE = "pulumi:providers:aws"
@@ -24,6 +25,8 @@ REQUIRED_TAGS = {
     "owner": "platform",
     "managed-by": "pulumi",
 }
+KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234"
+TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:miko-alarms"
 
 
 def find_policy(name: str) -> Policy:
@@ -32,8 +35,26 @@ def find_policy(name: str) -> Policy:
     return matches[0]
 
 
-def urn_of(resource_type: str, name: str) -> str:
-    return f"urn:pulumi:prod::miko-platform::{resource_type}::{name}"
+def urn_of(resource_type: str, name: str, stack: str = "prod") -> str:
+    return f"urn:pulumi:{stack}::miko-platform::{resource_type}::{name}"
+
+
+def planned_aws_provider(props: Mapping[str, Any], stack: str = "prod") -> PlannedProvider:
+    """The explicit aws provider, as `policies.evaluate` takes it."""
+    return PlannedProvider(AWS_PROVIDER_TYPE, urn_of(AWS_PROVIDER_TYPE, "aws", stack), "aws", props)
+
+
+def planned_resource(
+    resource_type: str, name: str, props: Mapping[str, Any], *, stack: str = "prod", **kwargs: Any
+) -> PlannedResource:
+    """A resource as `policies.evaluate` takes it, with the URN the engine gives it in `stack`."""
+    return PlannedResource(
+        type=resource_type,
+        name=name,
+        urn=urn_of(resource_type, name, stack),
+        props=props,
+        **kwargs,
+    )
 
 
 def options(protect: bool = False, parent: str | None = None) -> PolicyResourceOptions:

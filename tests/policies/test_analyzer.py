@@ -21,33 +21,25 @@ from pulumi.runtime import proto
 from pulumi.runtime.proto import analyzer_pb2_grpc
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policies.evaluate import PlannedProvider, PlannedResource, evaluate, load_policy_config
+from policies.evaluate import PlannedResource, evaluate, load_policy_config
 from policies.pack import ALL_POLICIES
+from tests.policies.conftest import REQUIRED_TAGS, planned_aws_provider, planned_resource
 
 pytestmark = pytest.mark.network
 
 POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 LEVELS = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory"}
-TAGS = {
-    "project": "miko-platform",
-    "environment": "staging",
-    "owner": "platform",
-    "managed-by": "pulumi",
-}
-PROVIDER = PlannedProvider(
-    "pulumi:providers:aws",
-    "urn:pulumi:staging::miko-platform::pulumi:providers:aws::aws",
-    "aws",
-    {"region": "eu-west-1", "defaultTags": '{"tags": {"project": "miko-platform"}}'},
+TAGS = {**REQUIRED_TAGS, "environment": "staging"}
+PROVIDER = planned_aws_provider(
+    {"region": "eu-west-1", "defaultTags": '{"tags": {"project": "miko-platform"}}'}, "staging"
 )
 
 
 def planned(
     resource_type: str, name: str, props: Mapping[str, Any], **kwargs: Any
 ) -> PlannedResource:
-    urn = f"urn:pulumi:staging::miko-platform::{resource_type}::{name}"
-    return PlannedResource(
-        type=resource_type, name=name, urn=urn, props=props, provider=PROVIDER, **kwargs
+    return planned_resource(
+        resource_type, name, props, stack="staging", provider=PROVIDER, **kwargs
     )
 
 
@@ -84,26 +76,24 @@ def _provider(resource: PlannedResource) -> proto.AnalyzerProviderResource:
     )
 
 
+def _resource_fields(resource: PlannedResource) -> dict[str, Any]:
+    """What an AnalyzeRequest and a stack's AnalyzerResource both say of a resource."""
+    return {
+        "type": resource.type,
+        "properties": _struct(resource.props),
+        "urn": resource.urn,
+        "name": resource.name,
+        "options": proto.AnalyzerResourceOptions(protect=resource.protect),
+        "provider": _provider(resource),
+    }
+
+
 def _analyze_request(resource: PlannedResource) -> proto.AnalyzeRequest:
-    return proto.AnalyzeRequest(
-        type=resource.type,
-        properties=_struct(resource.props),
-        urn=resource.urn,
-        name=resource.name,
-        options=proto.AnalyzerResourceOptions(protect=resource.protect),
-        provider=_provider(resource),
-    )
+    return proto.AnalyzeRequest(**_resource_fields(resource))
 
 
 def _stack_resource(resource: PlannedResource) -> proto.AnalyzerResource:
-    message = proto.AnalyzerResource(
-        type=resource.type,
-        properties=_struct(resource.props),
-        urn=resource.urn,
-        name=resource.name,
-        options=proto.AnalyzerResourceOptions(protect=resource.protect),
-        provider=_provider(resource),
-    )
+    message = proto.AnalyzerResource(**_resource_fields(resource))
     for prop, urns in resource.property_dependencies.items():
         message.propertyDependencies[prop].urns.extend(urns)
     return message

@@ -1,6 +1,6 @@
 import pytest
 
-from policies._cf_expression import evaluate, request_fields
+from policies._cf_expression import evaluate_expression, request_fields
 
 
 @pytest.mark.parametrize(
@@ -47,10 +47,10 @@ from policies._cf_expression import evaluate, request_fields
     ],
 )
 def test_expression_against_sample_request(expression, path, expected):
-    assert evaluate(expression, request_fields(path)) is expected
+    assert evaluate_expression(expression, request_fields(path)) is expected
 
 
 def test_query_string_is_part_of_the_uri_not_the_path():
     fields = request_fields("/api/leads", "page=2")
-    assert evaluate('http.request.uri eq "/api/leads?page=2"', fields) is True
-    assert evaluate('http.request.uri.path eq "/api/leads"', fields) is True
+    assert evaluate_expression('http.request.uri eq "/api/leads?page=2"', fields) is True
+    assert evaluate_expression('http.request.uri.path eq "/api/leads"', fields) is True

@@ -8,25 +8,21 @@ import pytest
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE
 
 from app.security_headers import security_headers
-from policies.evaluate import PlannedProvider, PlannedResource, evaluate, load_policy_config
+from policies.evaluate import evaluate, load_policy_config
 from policies.observability import PROMISED_ALARMS
 from policies.pack import ALL_POLICIES
-
-PROJECT = "urn:pulumi:prod::miko-platform::"
-TAGS = {
-    "project": "miko-platform",
-    "environment": "prod",
-    "owner": "platform",
-    "managed-by": "pulumi",
-}
-PROVIDER = PlannedProvider(
-    "pulumi:providers:aws",
-    f"{PROJECT}pulumi:providers:aws::aws",
-    "aws",
-    {"region": "eu-west-1", "defaultTags": json.dumps({"tags": TAGS})},
+from tests.policies.conftest import (
+    KEY_ARN,
+    REQUIRED_TAGS,
+    TOPIC_ARN,
+    planned_aws_provider,
+    planned_resource,
+    urn_of,
 )
-KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234"
-TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:miko-alarms"
+
+PROVIDER = planned_aws_provider(
+    {"region": "eu-west-1", "defaultTags": json.dumps({"tags": REQUIRED_TAGS})}
+)
 DIGEST = "sha256:" + "b" * 64
 STATEFUL = {
     "aws:kms/key:Key",
@@ -38,11 +34,10 @@ STATEFUL = {
 
 def planned(resource_type, name, props, **kwargs):
     aws = resource_type.startswith("aws:")
-    return PlannedResource(
-        type=resource_type,
-        name=name,
-        urn=f"{PROJECT}{resource_type}::{name}",
-        props=props,
+    return planned_resource(
+        resource_type,
+        name,
+        props,
         provider=PROVIDER if aws else None,
         protect=resource_type in STATEFUL,
         **kwargs,
@@ -151,7 +146,7 @@ def alarm_resources():
 
 
 def storage_resources():
-    bucket_urn = f"{PROJECT}aws:s3/bucket:Bucket::dumps"
+    bucket_urn = urn_of("aws:s3/bucket:Bucket", "dumps")
     tls_only = {
         "Statement": [
             {
@@ -485,7 +480,7 @@ def test_stack_policy_violation_names_resource_urn():
     violations = evaluate(
         BREAKING_CHANGES["s3-bucket-versioning"](compliant_stack()), stack_config()
     )
-    assert [v.urn for v in violations] == [f"{PROJECT}aws:s3/bucket:Bucket::dumps"]
+    assert [v.urn for v in violations] == [urn_of("aws:s3/bucket:Bucket", "dumps")]
     assert violations[0].urn in violations[0].message
 
 

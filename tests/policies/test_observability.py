@@ -1,15 +1,13 @@
 import pytest
 
 from policies.observability import PROMISED_ALARMS
-from tests.policies.conftest import stack_resource
+from tests.policies.conftest import KEY_ARN, TOPIC_ARN, stack_resource
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 TOPIC = "aws:sns/topic:Topic"
-TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:miko-alarms"
-KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234"
 
 
 def test_log_group_with_retention_and_key_passes(run_resource):

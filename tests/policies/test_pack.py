@@ -5,7 +5,7 @@ import pytest
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
 from policies.evaluate import CONFIG_DIR, load_policy_config, policy_settings
-from policies.pack import ALL_POLICIES, PACK_NAME, build_pack, check_policies
+from policies.pack import ALL_POLICIES, PACK_NAME, build_pack, validate_pack_policies
 from tests.policies.conftest import find_policy
 
 STRICTNESS = {"disabled": 0, "advisory": 1, "mandatory": 2, "remediate": 2}
@@ -31,12 +31,12 @@ def test_build_pack_gives_policypack_arguments():
 def test_badly_named_policy_is_refused(name, description, problem):
     policy = ResourceValidationPolicy(name, description, lambda args, report: None)
     with pytest.raises(ValueError, match=problem):
-        check_policies([policy])
+        validate_pack_policies([policy])
 
 
 def test_duplicate_policy_is_refused():
     with pytest.raises(ValueError, match="used twice"):
-        check_policies([ALL_POLICIES[0], ALL_POLICIES[0]])
+        validate_pack_policies([ALL_POLICIES[0], ALL_POLICIES[0]])
 
 
 def test_stack_config_files_exist_for_both_stacks():

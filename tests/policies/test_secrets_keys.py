@@ -2,11 +2,10 @@ import datetime
 
 import pytest
 
-from tests.policies.conftest import REQUIRED_TAGS
+from tests.policies.conftest import KEY_ARN, REQUIRED_TAGS
 
 SECRET = "aws:secretsmanager/secret:Secret"  # pragma: allowlist secret
 KMS_KEY = "aws:kms/key:Key"
-KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234"
 TODAY = {"today": "2026-11-25"}
 
 

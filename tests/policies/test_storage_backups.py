@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 
-from tests.policies.conftest import aws_provider, stack_resource
+from tests.policies.conftest import KEY_ARN, aws_provider, stack_resource
 
 BUCKET = "aws:s3/bucket:Bucket"
 PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -13,7 +13,6 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 PLAN = "aws:backup/plan:Plan"
 VAULT = "aws:backup/vault:Vault"
 VAULT_LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
-KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234"
 
 TLS_ONLY_POLICY = json.dumps(
     {

@@ -4,7 +4,7 @@ import datetime
 
 import yaml
 
-from components.settings import SECRET_KEYS
+from config.secrets import SECRET_KEYS
 from plan.project import PROJECT_DIR, declared_secret_keys
 
 NEW_VALUE = "staging-anon-rotated-7f3a"

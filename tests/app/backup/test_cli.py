@@ -7,6 +7,7 @@ import pytest
 
 from app.backup import cli
 from app.backup.errors import BackupError
+from app.contract import backup_succeeded
 
 
 def _json_line(capsys):
@@ -59,3 +60,27 @@ def test_sigterm_handler_is_restored(isolated_env, monkeypatch, capsys):
     assert cli.main(["list"]) == 1
     assert signal.getsignal(signal.SIGTERM) is before
     assert _json_line(capsys)["error"] == "interrupted"
+
+
+@pytest.mark.parametrize("command", ["dump", "verify", "list"])
+def test_the_success_line_is_the_one_the_success_filter_counts(
+    isolated_env, monkeypatch, capsys, command
+):
+    runner = {"dump": "run_dump", "verify": "run_verify", "list": "run_list"}[command]
+    monkeypatch.setattr(cli, runner, lambda *arguments: {"seconds": 1.0})
+
+    assert cli.main([command]) == 0
+
+    line = _json_line(capsys)
+    assert backup_succeeded(command).matches(line)
+    others = {"dump", "verify", "list"} - {command}
+    assert not any(backup_succeeded(other).matches(line) for other in others)
+
+
+@pytest.mark.parametrize("command", ["dump", "verify", "list"])
+def test_a_failure_line_is_not_counted_as_a_success(isolated_env, capsys, command):
+    assert cli.main([command]) == 1  # nothing configured: config_missing
+
+    line = _json_line(capsys)
+    assert (line["command"], line["ok"]) == (command, False)
+    assert not backup_succeeded(command).matches(line)

@@ -2,27 +2,27 @@
 
 import pytest
 
-from app.backup.config import BackupSettings
+from app.backup.config import BackupJobSettings
 from app.backup.errors import BackupError
 
 
 def test_defaults_and_secrets_out_of_repr():
-    settings = BackupSettings.from_env(
+    settings = BackupJobSettings.from_env(
         {
             "BACKUP_BUCKET": "b",
             "DATABASE_URL": "postgresql://u:pw-123@h/db",  # pragma: allowlist secret
         }
     )
 
-    assert settings.prefix == "postgres"
+    assert settings.prefix == "dumps"
     assert settings.kms_key_id is None
     assert "pw-123" not in repr(settings)
 
 
 def test_prefix_slashes_are_trimmed_and_empty_prefix_refused():
-    assert BackupSettings.from_env({"BACKUP_PREFIX": "/prod/db/"}).prefix == "prod/db"
+    assert BackupJobSettings.from_env({"BACKUP_PREFIX": "/prod/db/"}).prefix == "prod/db"
     with pytest.raises(BackupError) as caught:
-        BackupSettings.from_env({"BACKUP_PREFIX": "/"})
+        BackupJobSettings.from_env({"BACKUP_PREFIX": "/"})
     assert caught.value.cause == "config_invalid"
 
 
@@ -36,4 +36,4 @@ def test_prefix_slashes_are_trimmed_and_empty_prefix_refused():
 )
 def test_missing_setting_is_named(getter, name):
     with pytest.raises(BackupError, match=f"{name} is not set"):
-        getattr(BackupSettings.from_env({}), getter)()
+        getattr(BackupJobSettings.from_env({}), getter)()

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from psycopg import sql
 
-from app.backup.config import BackupSettings
+from app.backup.config import BackupJobSettings
 from app.backup.dump import run_dump
 from tests.pg_cluster import SUPERUSER, SUPERUSER_PASSWORD
 
@@ -127,7 +127,7 @@ def test_verify_restores_into_a_scratch_database_and_drops_it(job, run_backup):
 
 
 def test_key_sorts_by_time_and_list_is_newest_first(job, run_backup):
-    settings = BackupSettings.from_env()
+    settings = BackupJobSettings.from_env()
     older = run_dump(settings, clock=lambda: datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC))
     newer = run_dump(settings, clock=lambda: datetime(2026, 2, 1, 0, 0, 0, tzinfo=UTC))
 
@@ -142,7 +142,7 @@ def test_key_sorts_by_time_and_list_is_newest_first(job, run_backup):
 
 
 def test_verify_skips_a_newest_dump_that_never_finished(job, run_backup):
-    settings = BackupSettings.from_env()
+    settings = BackupJobSettings.from_env()
     finished = run_dump(settings, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
     unfinished = run_dump(settings, clock=lambda: datetime(2026, 1, 2, tzinfo=UTC))
     job.s3.delete_object(Bucket=job.bucket, Key=unfinished["key"] + ".manifest.json")

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
+from app.contract import DATABASE_CHECK_FAILED
 from app.health.checks import HealthChecks
 from app.health.periodic import PeriodicDatabaseCheck, WorkerLock
 from app.settings import Settings, describe_error
@@ -25,17 +26,13 @@ WAIT_SECONDS = 10.0
 
 
 def failure_lines(text: str) -> list[dict[str, object]]:
-    """The lines the CloudWatch metric filter counts (same pattern as components/alarms)."""
+    """The lines the CloudWatch metric filter counts (app/contract.py, which components use)."""
     lines = []
     for line in text.splitlines():
         if not line.startswith("{"):
             continue
         fields = json.loads(line)
-        if (
-            fields.get("event") == "health_check"
-            and fields.get("check") == "database"
-            and fields.get("status") in ("unhealthy", "error")
-        ):
+        if DATABASE_CHECK_FAILED.matches(fields):
             lines.append(fields)
     return lines
 

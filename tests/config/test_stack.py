@@ -1,11 +1,18 @@
-"""Invalid stack config fails with one message listing every problem, before any resource."""
+"""Invalid stack config fails with one message listing every problem, before any resource.
+
+The whole program runs (under Pulumi's mocks) so that "before any resource" is checked for real.
+"""
 
 import pytest
 
-from components.settings import FARGATE_SIZES, InvalidConfigError
+from config.catalogues import FARGATE_SIZES
+from config.stack import InvalidConfigError
 from plan.render import RenderFailed, render_stack
+from tests.components.conftest import DUMMY_SECRETS
 
-from .conftest import DUMMY_SECRETS
+
+def render_with(stack: str, config: dict[str, object]):
+    return render_stack(stack, config=config, secret_values=DUMMY_SECRETS)
 
 
 def config_problems(stack: str, config: dict[str, object], secrets=None) -> str:
@@ -25,9 +32,9 @@ def config_problems(stack: str, config: dict[str, object], secrets=None) -> str:
         (
             "staging",
             {"taskCpu": 256, "taskMemory": 4096},
-            "256 CPU units with 4096 MiB is not a Fargate size",
+            "taskMemory: taskCpu 256 with taskMemory 4096 MiB is not a Fargate size",
         ),
-        ("prod", {"taskCpu": 300}, "300 CPU units with 1024 MiB is not a Fargate size"),
+        ("prod", {"taskCpu": 300, "taskMemory": 1024}, "taskCpu 300 with taskMemory 1024 MiB"),
         (
             "staging",
             {"vpcCidr": "10.40.0.0/33"},
@@ -54,7 +61,7 @@ def config_problems(stack: str, config: dict[str, object], secrets=None) -> str:
             {"logRetentionDays": 45},
             "logRetentionDays: 45 days is not a CloudWatch retention",
         ),
-        ("prod", {"minTasks": 1}, "minTasks: 1 is below this stack's floor 2"),
+        ("prod", {"minTasks": 1}, "minTasks: 1 is below minTasksFloor 2"),
         ("prod", {"maxTasks": 1, "minTasks": 2}, "maxTasks: 1 is below minTasks 2"),
         (
             "staging",
@@ -65,25 +72,36 @@ def config_problems(stack: str, config: dict[str, object], secrets=None) -> str:
         (
             "staging",
             {"albIdleTimeoutSeconds": 80},
-            "albIdleTimeoutSeconds: 80 must be below appKeepAliveSeconds 75",
+            "appKeepAliveSeconds: the app's keep-alive (75 s) must exceed the load balancer's idle "
+            "timeout (80 s) (albIdleTimeoutSeconds 80)",
         ),
         (
             "prod",
             {"appShutdownGraceSeconds": 30},
-            "appShutdownGraceSeconds: 30 must be below containerStopTimeoutSeconds 30",
+            "appShutdownGraceSeconds: the app's shutdown grace (30 s) must be below the container "
+            "stop timeout (30 s) (containerStopTimeoutSeconds 30)",
         ),
         (
             "prod",
             {"containerStopTimeoutSeconds": 300},
-            "containerStopTimeoutSeconds: 300 is outside 2..120",
+            "containerStopTimeoutSeconds: Input should be less than or equal to 120, got '300'",
         ),
-        ("staging", {"natMode": "two"}, "natMode: 'two' is not one of none, single, per-az"),
+        (
+            "staging",
+            {"natMode": "two"},
+            "natMode: Input should be 'none', 'single' or 'per-az', got 'two'",
+        ),
         (
             "staging",
             {"natMode": "none", "vpcEndpoints": False},
-            "natMode: 'none' needs vpcEndpoints: true",
+            "vpcEndpoints: natMode 'none' needs vpcEndpoints: true",
         ),
-        ("staging", {"taskCpu": "lots"}, "taskCpu: expected an integer, got 'lots'"),
+        (
+            "staging",
+            {"taskCpu": "lots"},
+            "taskCpu: Input should be a valid integer, unable to parse string as an integer, "
+            "got 'lots'",
+        ),
         ("staging", {"vpcEndpoints": "yes"}, "vpcEndpoints: expected true or false, got 'yes'"),
         (
             "staging",
@@ -91,16 +109,17 @@ def config_problems(stack: str, config: dict[str, object], secrets=None) -> str:
             "siteDomain: 'www.example.org' is not inside zone",
         ),
         ("staging", {"allowedOrigins": ["*"]}, "allowedOrigins: '*' must be an https origin"),
+        ("prod", {"allowedOrigins": []}, "allowedOrigins: at least one https origin"),
         (
             "staging",
             {"sentryDsnRotatedOn": "last week"},
-            "sentryDsnRotatedOn: expected an ISO date",
+            "sentryDsnRotatedOn: Input should be a valid date",
         ),
         ("staging", {"siteDomain": None}, "siteDomain: missing"),
         (
             "prod",
             {"http5xxWarningPercent": "6"},
-            "http_5xx_warning_percent must be below http_5xx_critical_percent",
+            "http5xxWarningPercent: 6.0 must be below http5xxCriticalPercent 5.0",
         ),
         (
             "prod",
@@ -110,7 +129,7 @@ def config_problems(stack: str, config: dict[str, object], secrets=None) -> str:
         (
             "staging",
             {"backupObjectLockMode": "LEGAL_HOLD"},
-            "backupObjectLockMode: 'LEGAL_HOLD' is not one of GOVERNANCE, COMPLIANCE",
+            "backupObjectLockMode: Input should be 'GOVERNANCE' or 'COMPLIANCE', got 'LEGAL_HOLD'",
         ),
         (
             "prod",
@@ -120,12 +139,12 @@ def config_problems(stack: str, config: dict[str, object], secrets=None) -> str:
         (
             "staging",
             {"backupColdStorageAfterDays": 35},
-            "backupColdStorageAfterDays: 35 must be below backupExpireAfterDays 35",
+            "backupExpireAfterDays: backupColdStorageAfterDays 35 must be below 35",
         ),
         (
             "prod",
             {"backupCopyRegion": "us-west-2"},
-            "backupCopyRegion: 'us-west-2' must be another AWS region than 'us-west-2'",
+            "backupCopyRegion: 'us-west-2' must be another AWS region than awsRegion 'us-west-2'",
         ),
         (
             "prod",
@@ -174,7 +193,7 @@ def test_every_problem_is_listed_in_one_error():
     )
     assert message.startswith("stack 'prod' has 5 config problem(s):")
     for fragment in (
-        "taskCpu/taskMemory",
+        "taskMemory",
         "vpcCidr",
         "alarmEmails",
         "logRetentionDays",
@@ -191,7 +210,7 @@ def test_fargate_sizes_match_the_published_table():
     assert 5120 not in FARGATE_SIZES[512]
 
 
-def test_config_that_would_break_the_deployed_app_is_warned_about(render_with):
+def test_config_that_would_break_the_deployed_app_is_warned_about():
     warnings = render_with("staging", {"connectOrigins": [], "databaseEgressCidrs": []}).warnings
     assert any(w.startswith("connectOrigins is empty") for w in warnings)
     assert any(w.startswith("databaseEgressCidrs is empty") for w in warnings)

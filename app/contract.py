@@ -1,0 +1,170 @@
+"""The contract between the service and the infrastructure that runs it: each shared fact once.
+
+Plain Python, standard library only: the image ships it (it lives in `app/`), and the Pulumi
+program, the policy pack and the tests import it too. Whatever the app and the infrastructure must
+agree on is named here, and nowhere else:
+
+- the port, the public health paths and the internal paths the load balancer must never route;
+- the names of the environment variables the service component sets and the app reads;
+- the CloudWatch Embedded Metric Format namespaces, metric names and dimensions the app writes;
+- the JSON log fields that the CloudWatch metric filters match;
+- the relations between timeouts that keep connections and shutdowns nested.
+
+The infrastructure's own limits (the load balancer's idle timeout, the container's stop timeout)
+reach the app as environment variables: the app checks its timings against the values of the
+stack it runs in, never against copies of the defaults.
+"""
+
+from dataclasses import dataclass
+from typing import Final
+
+# --- network and paths ---------------------------------------------------------------------
+
+APP_PORT: Final = 8080
+"""The port the container listens on, and the target group's port."""
+DATABASE_PORT: Final = 5432
+
+HEALTH_PATH: Final = "/health"
+"""Liveness: the load balancer's target check, the container check and the external check."""
+HEALTH_DATABASE_PATH: Final = "/health/db"
+HEALTH_APIS_PATH: Final = "/health/apis"
+HEALTH_PATHS: Final = (HEALTH_PATH, HEALTH_DATABASE_PATH, HEALTH_APIS_PATH)
+OPENAPI_PATH: Final = "/openapi.json"
+LOGS_INGEST_PATH: Final = "/api/logs"
+METRICS_INGEST_PATH: Final = "/api/metrics"
+API_PREFIX: Final = "/api"
+
+METRICS_PATH: Final = "/metrics"
+"""Prometheus exposition: internal, answered 404 by the load balancer."""
+INTERNAL_PATHS: Final = (METRICS_PATH,)
+
+
+# --- environment variables the service component sets --------------------------------------
+
+
+class Env:
+    """Names of the container environment variables (plain values; secrets are below)."""
+
+    APP_ENV: Final = "APP_ENV"
+    APP_VERSION: Final = "APP_VERSION"
+    HOST: Final = "HOST"
+    PORT: Final = "PORT"
+    LOG_LEVEL: Final = "LOG_LEVEL"
+    ALLOWED_ORIGINS: Final = "ALLOWED_ORIGINS"
+    WEB_CONCURRENCY: Final = "WEB_CONCURRENCY"
+    TRUSTED_PROXY_HOPS: Final = "TRUSTED_PROXY_HOPS"
+    KEEPALIVE_TIMEOUT_SECONDS: Final = "KEEPALIVE_TIMEOUT_SECONDS"
+    SHUTDOWN_GRACE_SECONDS: Final = "SHUTDOWN_GRACE_SECONDS"
+    LOAD_BALANCER_IDLE_TIMEOUT_SECONDS: Final = "LOAD_BALANCER_IDLE_TIMEOUT_SECONDS"
+    """The load balancer's idle timeout, so the app can keep its keep-alive above it."""
+    CONTAINER_STOP_TIMEOUT_SECONDS: Final = "CONTAINER_STOP_TIMEOUT_SECONDS"
+    """ECS's SIGTERM-to-SIGKILL time, so the app can keep its shutdown grace below it."""
+    HEALTH_DB_CHECK_INTERVAL_SECONDS: Final = "HEALTH_DB_CHECK_INTERVAL_SECONDS"
+    BACKUP_BUCKET: Final = "BACKUP_BUCKET"
+    BACKUP_KMS_KEY_ID: Final = "BACKUP_KMS_KEY_ID"
+    BACKUP_PREFIX: Final = "BACKUP_PREFIX"
+
+
+class SecretEnv:
+    """Names of the variables ECS injects from Secrets Manager (`valueFrom`), never plain."""
+
+    SUPABASE_URL: Final = "SUPABASE_URL"
+    SUPABASE_ANON_KEY: Final = "SUPABASE_ANON_KEY"
+    N8N_WEBHOOK_URL: Final = "N8N_WEBHOOK_URL"
+    N8N_INSTANCE_ID: Final = "N8N_INSTANCE_ID"
+    GOOGLE_CLIENT_ID: Final = "GOOGLE_CLIENT_ID"
+    GOOGLE_API_KEY: Final = "GOOGLE_API_KEY"
+    BASE44_APP_ID: Final = "BASE44_APP_ID"
+    SENTRY_DSN: Final = "SENTRY_DSN"
+    DATABASE_URL: Final = "DATABASE_URL"
+    SCRATCH_DATABASE_URL: Final = "SCRATCH_DATABASE_URL"
+
+
+APP_ENVIRONMENTS: Final = ("development", "staging", "production")
+"""APP_ENV values; the stacks deploy the last two."""
+DEPLOYED_ENVIRONMENTS: Final = ("staging", "production")
+
+BACKUP_DUMP_PREFIX: Final = "dumps"
+"""Folder of the dump bucket the backup jobs write to and the bucket's lifecycle applies to."""
+
+
+# --- metrics the app writes as CloudWatch EMF, and the log fields that filters match ----------
+
+CLIENT_METRICS_NAMESPACE: Final = "MiKO/Client"
+"""Where the app writes the browsers' metrics (app/ingest/client_metrics.py)."""
+ENVIRONMENT_DIMENSION: Final = "Environment"
+"""The dimension every client metric carries, valued with APP_ENV."""
+BOOKING_FAILED_METRIC: Final = "booking_failed"
+
+APP_METRICS_NAMESPACE: Final = "MiKO/App"
+"""Where metric filters on the app's log group publish."""
+BACKUP_METRICS_NAMESPACE: Final = "MiKO/Backup"
+
+
+@dataclass(frozen=True)
+class LogMatch:
+    """A JSON log line the app prints and a metric filter counts: field -> accepted values."""
+
+    fields: tuple[tuple[str, tuple[str | bool, ...]], ...]
+
+    def filter_pattern(self) -> str:
+        """The CloudWatch Logs filter pattern matching the line."""
+        return "{ " + " && ".join(_term(name, values) for name, values in self.fields) + " }"
+
+    def matches(self, line: dict[str, object]) -> bool:
+        """Whether a parsed log line is one this filter counts (the app's side of the test)."""
+        return all(line.get(name) in values for name, values in self.fields)
+
+
+def _term(name: str, values: tuple[str | bool, ...]) -> str:
+    def one(value: str | bool) -> str:
+        if isinstance(value, bool):
+            return f"($.{name} IS {'TRUE' if value else 'FALSE'})"
+        return f'($.{name} = "{value}")'
+
+    joined = " || ".join(one(value) for value in values)
+    return joined if len(values) == 1 else f"({joined})"
+
+
+HEALTH_CHECK_EVENT: Final = "health_check"
+DATABASE_CHECK: Final = "database"
+FAILED_CHECK_STATUSES: Final = ("unhealthy", "error")
+DATABASE_CHECK_FAILED = LogMatch(
+    (
+        ("event", (HEALTH_CHECK_EVENT,)),
+        ("check", (DATABASE_CHECK,)),
+        ("status", FAILED_CHECK_STATUSES),
+    )
+)
+"""The line the app prints for each failed database check (app/health/checks.py)."""
+
+
+def backup_succeeded(command: str) -> LogMatch:
+    """The result line of a successful `python -m app backup <command>` (app/backup/cli.py)."""
+    return LogMatch((("command", (command,)), ("ok", (True,))))
+
+
+# --- timeouts that must nest -------------------------------------------------------------------
+
+
+def keepalive_problem(keepalive_seconds: int, load_balancer_idle_seconds: int) -> str | None:
+    """The app must keep an idle connection open longer than the load balancer does.
+
+    Otherwise the load balancer may reuse a connection the app has just closed: sporadic 502s.
+    """
+    if keepalive_seconds > load_balancer_idle_seconds:
+        return None
+    return (
+        f"the app's keep-alive ({keepalive_seconds} s) must exceed the load balancer's idle "
+        f"timeout ({load_balancer_idle_seconds} s)"
+    )
+
+
+def shutdown_problem(shutdown_grace_seconds: int, stop_timeout_seconds: int) -> str | None:
+    """The app must finish draining before ECS's stop timeout sends SIGKILL."""
+    if shutdown_grace_seconds < stop_timeout_seconds:
+        return None
+    return (
+        f"the app's shutdown grace ({shutdown_grace_seconds} s) must be below the container "
+        f"stop timeout ({stop_timeout_seconds} s)"
+    )

@@ -1,0 +1,233 @@
+"""The alarm topics: KMS-encrypted SNS topics, their policies and subscribers (Alarms' children).
+
+Route 53 publishes health-check metrics only in us-east-1, so the external-health-check alarm
+notifies a critical topic there (emails and the pager). That topic exists in every stack, whatever
+the main region, so both stacks have the same shape.
+
+The topics are encrypted with customer-managed keys created here, one per region, shared by the
+topics of that region: CloudWatch cannot publish to a topic under the AWS-managed `alias/aws/sns`
+key (its policy cannot grant cloudwatch.amazonaws.com), and granting CloudWatch and EventBridge
+use of the secrets key would widen the policy of the key that guards every integration secret.
+One key serves both main-region topics: a key per topic would add a key (and its monthly charge)
+without narrowing anything, as each topic's own policy already limits who may publish to it
+(CloudWatch to every topic, EventBridge rules only to the warning topic).
+"""
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+ALARM_PUBLISHER = "cloudwatch.amazonaws.com"
+EVENT_PUBLISHER = "events.amazonaws.com"
+CRITICAL_TOPIC_PUBLISHERS = (ALARM_PUBLISHER,)
+WARNING_TOPIC_PUBLISHERS = (ALARM_PUBLISHER, EVENT_PUBLISHER)
+
+
+@dataclass(frozen=True)
+class Subscribers:
+    emails: Sequence[str]
+    """Email addresses subscribed to every alarm topic."""
+    pager_url: pulumi.Input[str] | None
+    """HTTPS pager endpoint on the critical topics; None: no pager."""
+
+
+@dataclass(frozen=True)
+class AlarmTopics:
+    critical: pulumi.Output[str]
+    """Main-region critical topic (emails and pager)."""
+    warning: pulumi.Output[str]
+    """Main-region warning topic (emails only); the only one EventBridge rules may publish to."""
+    us_east_1: pulumi.Output[str]
+    """us-east-1 critical topic, for the alarms whose metrics only exist there."""
+
+
+@dataclass(frozen=True)
+class _Topic:
+    logical_name: str
+    physical_name: str
+    publishers: Sequence[str]
+    """Services allowed to publish (CloudWatch alarms, EventBridge rules)."""
+    page: bool
+    """Whether the pager subscribes (critical topics only)."""
+
+
+def create_alarm_topics(
+    name: str,
+    prefix: str,
+    subscribers: Subscribers,
+    *,
+    protect: bool,
+    opts: pulumi.ResourceOptions,
+    us_east_1_opts: pulumi.ResourceOptions,
+) -> AlarmTopics:
+    """The main region's critical and warning topics under one key; us-east-1's under its own."""
+    account_id = aws.get_caller_identity_output(
+        opts=pulumi.InvokeOutputOptions(parent=opts.parent)
+    ).account_id
+    builder = _TopicBuilder(prefix, subscribers, account_id, protect)
+    critical, warning = builder.create_encrypted_topics(
+        name,
+        "",
+        [
+            _Topic(f"{name}-topic", f"{prefix}-alarms", CRITICAL_TOPIC_PUBLISHERS, page=True),
+            _Topic(
+                f"{name}-warning-topic",
+                f"{prefix}-alarms-warning",
+                WARNING_TOPIC_PUBLISHERS,
+                page=False,
+            ),
+        ],
+        opts,
+    )
+    (us_east_1,) = builder.create_encrypted_topics(
+        name,
+        "-us-east-1",
+        [
+            _Topic(
+                f"{name}-us-east-1-topic",
+                f"{prefix}-alarms-us-east-1",
+                CRITICAL_TOPIC_PUBLISHERS,
+                page=True,
+            )
+        ],
+        us_east_1_opts,
+    )
+    return AlarmTopics(critical=critical, warning=warning, us_east_1=us_east_1)
+
+
+@dataclass(frozen=True)
+class _TopicBuilder:
+    """What the topics of both regions share: the prefix, subscribers, account and protection."""
+
+    prefix: str
+    subscribers: Subscribers
+    account_id: pulumi.Output[str]
+    protect: bool
+
+    def create_encrypted_topics(
+        self, name: str, suffix: str, topics: Sequence[_Topic], opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Output[str]]:
+        """One customer-managed key, its alias, and the topics it encrypts; their ARNs."""
+        publishers = sorted({service for topic in topics for service in topic.publishers})
+        key = aws.kms.Key(
+            f"{name}{suffix}-key",
+            description=f"Encrypts the {self.prefix}{suffix} alarm topics",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=self.account_id.apply(lambda account: _key_policy(account, publishers)),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=self.protect)),
+        )
+        aws.kms.Alias(
+            f"{name}{suffix}-key-alias",
+            name=f"alias/{self.prefix}-alarms{suffix}",
+            target_key_id=key.key_id,
+            opts=opts,
+        )
+        return [self._create_topic(topic, key, opts) for topic in topics]
+
+    def _create_topic(
+        self, topic: _Topic, key: aws.kms.Key, opts: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        """A KMS-encrypted topic, its policy, every email and, on critical topics, the pager."""
+        resource = aws.sns.Topic(
+            topic.logical_name, name=topic.physical_name, kms_master_key_id=key.arn, opts=opts
+        )
+        aws.sns.TopicPolicy(
+            f"{topic.logical_name}-policy",
+            arn=resource.arn,
+            policy=pulumi.Output.all(resource.arn, self.account_id).apply(
+                lambda values: _topic_policy(values[0], values[1], topic.publishers)
+            ),
+            opts=opts,
+        )
+        subscriber_prefix = topic.logical_name.removesuffix("-topic")
+        for email in self.subscribers.emails:
+            aws.sns.TopicSubscription(
+                f"{subscriber_prefix}-email-{_email_logical_suffix(email)}",
+                topic=resource.arn,
+                protocol="email",
+                endpoint=email,
+                opts=opts,
+            )
+        if topic.page and self.subscribers.pager_url is not None:
+            # The pager URL embeds the integration key: keep it secret in inputs and state.
+            aws.sns.TopicSubscription(
+                f"{subscriber_prefix}-pager",
+                topic=resource.arn,
+                protocol="https",
+                endpoint=pulumi.Output.secret(self.subscribers.pager_url),
+                endpoint_auto_confirms=True,
+                opts=pulumi.ResourceOptions.merge(
+                    opts, pulumi.ResourceOptions(additional_secret_outputs=["endpoint"])
+                ),
+            )
+        return resource.arn
+
+
+def _key_policy(account_id: str, publisher_services: Sequence[str]) -> str:
+    """Key policy: the account administers the key; the publishing services encrypt with it.
+
+    The service grant is the statement AWS documents for service publishers to encrypted topics
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services),
+    with no source conditions: the topic policy limits publishing to this account, and this key
+    protects nothing but the alarm topics.
+    """
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountAdministersKey",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "AlarmPublishersEncrypt",
+                    "Effect": "Allow",
+                    "Principal": {"Service": sorted(publisher_services)},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                },
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def _topic_policy(topic_arn: str, account_id: str, publisher_services: Sequence[str]) -> str:
+    """Topic policy: only this account's alarms and event rules publish, and only over TLS."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AlarmPublishersFromThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"Service": sorted(publisher_services)},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                },
+                {
+                    "Sid": "DenyPublishWithoutTls",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def _email_logical_suffix(email: str) -> str:
+    """Stable, order-independent suffix: adding an address never renames the others."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:10]

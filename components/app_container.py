@@ -1,0 +1,78 @@
+"""The app's container definition and its plain environment, built as JSON for the task.
+
+Pure functions over plain values, called inside `Output.apply` and tested without Pulumi. The
+environment is the only place the infrastructure tells the app its port, proxies and timeouts.
+"""
+
+from collections.abc import Mapping, Sequence
+
+from app.contract import APP_PORT, HEALTH_PATH, Env
+from components.containers import hardened_container, serialise
+from config.sections import ServiceSettings, TimingSettings
+
+CONTAINER_NAME = "app"
+HEALTH_COMMAND = (
+    "import os, urllib.request as r; "
+    f"r.urlopen('http://127.0.0.1:%s{HEALTH_PATH}' % os.environ.get('{Env.PORT}', '{APP_PORT}'), "
+    "timeout=4)"
+)
+# One worker per task: the service scales out by tasks.
+WORKERS_PER_TASK = 1
+# Cloudflare, then the load balancer, append to X-Forwarded-For.
+PROXY_HOPS = 2
+
+
+def container_definitions(
+    *,
+    image: str,
+    environment: Mapping[str, str],
+    secrets: Sequence[Mapping[str, str]],
+    log_group: str,
+    region: str,
+    stop_timeout_seconds: int,
+) -> str:
+    """The app container: the hardened baseline, its port and its liveness check."""
+    container = hardened_container(
+        name=CONTAINER_NAME,
+        image=image,
+        environment=environment,
+        secrets=secrets,
+        log_group=log_group,
+        region=region,
+        stop_timeout_seconds=stop_timeout_seconds,
+    )
+    container["portMappings"] = [
+        {"containerPort": APP_PORT, "hostPort": APP_PORT, "protocol": "tcp"}
+    ]
+    container["healthCheck"] = {
+        "command": ["CMD", "python", "-c", HEALTH_COMMAND],
+        "interval": 30,
+        "timeout": 5,
+        "retries": 3,
+        "startPeriod": 15,
+    }
+    return serialise([container])
+
+
+def app_environment(
+    environment: str, version: str, settings: ServiceSettings, timings: TimingSettings
+) -> dict[str, str]:
+    """The app container's plain environment: the only place it is assembled.
+
+    The app receives the load balancer's idle timeout and the container's stop timeout, so it
+    checks its own keep-alive and shutdown grace against the values of the stack it runs in.
+    """
+    return {
+        Env.APP_ENV: environment,
+        Env.APP_VERSION: version,
+        Env.ALLOWED_ORIGINS: ",".join(settings.allowed_origins),
+        Env.HOST: "0.0.0.0",  # noqa: S104 - inside the task's network namespace
+        Env.PORT: str(APP_PORT),
+        Env.LOG_LEVEL: settings.log_level,
+        Env.KEEPALIVE_TIMEOUT_SECONDS: str(timings.app_keep_alive_seconds),
+        Env.SHUTDOWN_GRACE_SECONDS: str(timings.app_shutdown_grace_seconds),
+        Env.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS: str(timings.alb_idle_timeout_seconds),
+        Env.CONTAINER_STOP_TIMEOUT_SECONDS: str(timings.container_stop_timeout_seconds),
+        Env.WEB_CONCURRENCY: str(WORKERS_PER_TASK),
+        Env.TRUSTED_PROXY_HOPS: str(PROXY_HOPS),
+    }

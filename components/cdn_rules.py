@@ -1,0 +1,135 @@
+"""The Cloudflare rules of the CDN: cache rules by path, and the rate limit on the API.
+
+Pure builders of `cloudflare.RulesetRuleArgsDict` lists, tested without Pulumi by evaluating their
+expressions with the policy pack's Rules-language evaluator.
+"""
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from app.contract import API_PREFIX, HEALTH_PATH
+
+ONE_YEAR_SECONDS = 31_536_000
+
+# Vite writes only content-hashed files (`[name]-[hash].[ext]`) under /assets/, so the path prefix
+# plus a static-file extension is what marks a fingerprinted asset. A regex on the hash would need
+# the `matches` operator, which Cloudflare reserves for Business and Enterprise plans:
+# https://developers.cloudflare.com/ruleset-engine/rules-language/operators/#comparison-operators
+FINGERPRINTED_ASSET_EXTENSIONS = (
+    "avif",
+    "css",
+    "gif",
+    "ico",
+    "jpeg",
+    "jpg",
+    "js",
+    "mjs",
+    "png",
+    "svg",
+    "webp",
+    "woff",
+    "woff2",
+)
+
+API_PATHS = (
+    f'http.request.uri.path eq "{API_PREFIX}"'
+    f' or starts_with(http.request.uri.path, "{API_PREFIX}/")'
+)
+HEALTH_PATHS = f'starts_with(http.request.uri.path, "{HEALTH_PATH}")'
+# Caching rules exclude the never-cached paths themselves, so that no ordering or later edit of
+# the bypass rules can let an API or health response be cached.
+NEVER_CACHED_EXCLUSION = f"not ({API_PATHS}) and not {HEALTH_PATHS}"
+
+# Cloudflare requires cf.colo.id among the counting characteristics of every rate-limiting rule:
+# https://developers.cloudflare.com/waf/rate-limiting-rules/parameters/#with-the-same-characteristics
+RATE_LIMIT_CHARACTERISTICS = ("ip.src", "cf.colo.id")
+
+
+def _fingerprinted_assets_expression() -> str:
+    extensions = " ".join(f'"{extension}"' for extension in FINGERPRINTED_ASSET_EXTENSIONS)
+    return (
+        'starts_with(http.request.uri.path, "/assets/")'
+        f" and http.request.uri.path.extension in {{{extensions}}}"
+        f" and {NEVER_CACHED_EXCLUSION}"
+    )
+
+
+def _html_documents_expression() -> str:
+    # Single-page-app routes have no extension (/, /booking); the shell itself is index.html.
+    # Extension-less API routes (/api/leads) and /health would match too without the exclusion.
+    return (
+        '(http.request.uri.path.extension eq "" or http.request.uri.path.extension eq "html")'
+        f" and {NEVER_CACHED_EXCLUSION}"
+    )
+
+
+def cache_rules() -> list[cloudflare.RulesetRuleArgsDict]:
+    """Cache rules in evaluation order.
+
+    Cache rules stack and, for a conflicting setting, the LAST matching rule wins
+    (https://developers.cloudflare.com/cache/how-to/cache-rules/order/), so the never-cache
+    rules for /api and /health come last: nothing placed before them can make those cacheable.
+    """
+    return [
+        {
+            "ref": "cache_fingerprinted_assets",
+            "description": "Fingerprinted assets: cached a year at the edge and in browsers",
+            "expression": _fingerprinted_assets_expression(),
+            "action": "set_cache_settings",
+            "action_parameters": {
+                "cache": True,
+                "edge_ttl": {"mode": "override_origin", "default": ONE_YEAR_SECONDS},
+                "browser_ttl": {"mode": "override_origin", "default": ONE_YEAR_SECONDS},
+            },
+        },
+        {
+            "ref": "revalidate_html",
+            "description": "HTML: cached only as the origin allows (no-cache), so revalidated",
+            "expression": _html_documents_expression(),
+            "action": "set_cache_settings",
+            "action_parameters": {
+                "cache": True,
+                # Without a Cache-Control header from the origin, bypass rather than apply
+                # Cloudflare's default TTLs to HTML.
+                "edge_ttl": {"mode": "bypass_by_default"},
+                "browser_ttl": {"mode": "respect_origin"},
+                "origin_cache_control": True,
+                "respect_strong_etags": True,
+            },
+        },
+        {
+            "ref": "never_cache_api",
+            "description": "API responses are never cached",
+            "expression": API_PATHS,
+            "action": "set_cache_settings",
+            "action_parameters": {"cache": False},
+        },
+        {
+            "ref": "never_cache_health",
+            "description": "Health checks always reach the origin",
+            "expression": HEALTH_PATHS,
+            "action": "set_cache_settings",
+            "action_parameters": {"cache": False},
+        },
+    ]
+
+
+def rate_limit_rules(
+    requests_per_period: pulumi.Input[int],
+    period_seconds: pulumi.Input[int],
+    block_seconds: pulumi.Input[int],
+) -> list[cloudflare.RulesetRuleArgsDict]:
+    return [
+        {
+            "ref": "rate_limit_api",
+            "description": "Block a client that sends too many /api requests",
+            "expression": API_PATHS,
+            "action": "block",
+            "ratelimit": {
+                "characteristics": list(RATE_LIMIT_CHARACTERISTICS),
+                "period": period_seconds,
+                "requests_per_period": requests_per_period,
+                "mitigation_timeout": block_seconds,
+            },
+        }
+    ]

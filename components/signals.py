@@ -1,0 +1,195 @@
+"""The signal catalogue: each signal the platform watches, once, for its alarm and its graph.
+
+The alarms component makes one CloudWatch alarm per alarmed signal (and the log metric filter
+that publishes its metric, where a signal has one); the dashboard draws every signal in its panel
+with the alarm thresholds as horizontal lines. A new signal is one entry in `SIGNALS`. Pure data:
+no resources are created here.
+"""
+
+from collections.abc import Mapping
+from typing import Final
+
+import pulumi
+
+from app.contract import (
+    APP_METRICS_NAMESPACE,
+    BOOKING_FAILED_METRIC,
+    CLIENT_METRICS_NAMESPACE,
+    DATABASE_CHECK_FAILED,
+    ENVIRONMENT_DIMENSION,
+    HEALTH_PATH,
+)
+from components.signal_model import Metric, MetricMath, Panel, Signal, SignalScope, SignalSources
+
+__all__ = ["SIGNALS", "Signal", "SignalScope", "SignalSources"]
+
+ALB = "AWS/ApplicationELB"
+# Route 53 publishes health-check metrics only in us-east-1.
+HEALTH_CHECK_METRICS_REGION: Final = "us-east-1"
+
+
+def _load_balancer(scope: SignalScope) -> Mapping[str, pulumi.Input[str]]:
+    return {"LoadBalancer": scope.sources.load_balancer}
+
+
+def _target_group(scope: SignalScope) -> Mapping[str, pulumi.Input[str]]:
+    return {**_load_balancer(scope), "TargetGroup": scope.sources.target_group}
+
+
+def _ecs_service(scope: SignalScope) -> Mapping[str, pulumi.Input[str]]:
+    return {"ClusterName": scope.sources.cluster_name, "ServiceName": scope.sources.service_name}
+
+
+def _app_environment(scope: SignalScope) -> Mapping[str, pulumi.Input[str]]:
+    return {ENVIRONMENT_DIMENSION: scope.sources.environment}
+
+
+def _health_check(scope: SignalScope) -> Mapping[str, pulumi.Input[str]]:
+    return {"HealthCheckId": scope.health_check_id}
+
+
+def _stack_wide(scope: SignalScope) -> Mapping[str, pulumi.Input[str]]:
+    return {}
+
+
+REQUESTS = Panel("Requests")
+HTTP_5XX = Panel("5xx responses (% of requests)", unit="%")
+LATENCY = Panel("Target response time", unit="seconds")
+TARGETS = Panel("Targets behind the load balancer")
+ECS_SERVICE = Panel("ECS service CPU and memory", unit="%")
+DATABASE = Panel("Database health check failures")
+BOOKINGS = Panel("Appointment bookings that failed in browsers")
+EXTERNAL_CHECK = Panel(f"External {HEALTH_PATH} check (Route 53, 1 = healthy)")
+
+# Requests the load balancer answers itself with a 5xx (no healthy target) are not in
+# RequestCount, so with errors and no counted requests the rate is 100%.
+HTTP_5XX_RATE = MetricMath(
+    inputs=(
+        ("target_5xx", Metric(ALB, "HTTPCode_Target_5XX_Count", _load_balancer, "Sum")),
+        ("elb_5xx", Metric(ALB, "HTTPCode_ELB_5XX_Count", _load_balancer, "Sum")),
+        ("requests", Metric(ALB, "RequestCount", _load_balancer, "Sum")),
+    ),
+    steps=(
+        ("errors", "FILL(target_5xx, 0) + FILL(elb_5xx, 0)"),
+        ("responses", "FILL(requests, 0)"),
+        ("error_rate", "IF(responses > 0, 100 * errors / responses, IF(errors > 0, 100, 0))"),
+    ),
+    label="5xx responses (% of requests)",
+)
+P95_LATENCY = Metric(ALB, "TargetResponseTime", _target_group, "p95", label="p95")
+
+SIGNALS: tuple[Signal, ...] = (
+    Signal("requests", REQUESTS, Metric(ALB, "RequestCount", _load_balancer, "Sum", "Requests")),
+    Signal(
+        "http-5xx-critical",
+        HTTP_5XX,
+        HTTP_5XX_RATE,
+        severity="critical",
+        threshold="http_5xx_critical_percent",
+        description="5xx responses above {threshold}% of requests (critical)",
+        rolls_back_deployments=True,
+    ),
+    Signal(
+        "http-5xx-warning",
+        HTTP_5XX,
+        HTTP_5XX_RATE,
+        severity="warning",
+        threshold="http_5xx_warning_percent",
+        description="5xx responses above {threshold}% of requests (warning)",
+    ),
+    Signal(
+        "latency-p95-critical",
+        LATENCY,
+        P95_LATENCY,
+        severity="critical",
+        threshold="latency_p95_critical_seconds",
+        description="p95 target response time above {threshold} s (critical)",
+        rolls_back_deployments=True,
+    ),
+    Signal(
+        "latency-p95-warning",
+        LATENCY,
+        P95_LATENCY,
+        severity="warning",
+        threshold="latency_p95_warning_seconds",
+        description="p95 target response time above {threshold} s (warning)",
+    ),
+    Signal("latency-p99", LATENCY, Metric(ALB, "TargetResponseTime", _target_group, "p99", "p99")),
+    Signal(
+        "no-healthy-hosts",
+        TARGETS,
+        Metric(ALB, "HealthyHostCount", _target_group, "Minimum", "healthy"),
+        severity="critical",
+        threshold=1,
+        comparison="LessThanThreshold",
+        evaluation_periods="availability_evaluation_periods",
+        # No data from the target group is no evidence of health.
+        missing_data="breaching",
+        description="No healthy target behind the load balancer: the app is down",
+    ),
+    Signal(
+        "unhealthy-hosts",
+        TARGETS,
+        Metric(ALB, "UnHealthyHostCount", _target_group, "Maximum", "unhealthy"),
+        severity="warning",
+        threshold=0,
+        description="At least one target fails the load balancer health check",
+    ),
+    Signal(
+        "ecs-cpu-high",
+        ECS_SERVICE,
+        Metric("AWS/ECS", "CPUUtilization", _ecs_service, "Average", "CPU %"),
+        severity="warning",
+        threshold="ecs_cpu_high_percent",
+        description="ECS service CPUUtilization above {threshold}%",
+    ),
+    Signal(
+        "ecs-memory-high",
+        ECS_SERVICE,
+        Metric("AWS/ECS", "MemoryUtilization", _ecs_service, "Average", "memory %"),
+        severity="warning",
+        threshold="ecs_memory_high_percent",
+        description="ECS service MemoryUtilization above {threshold}%",
+    ),
+    Signal(
+        "database-health-failures",
+        DATABASE,
+        Metric(
+            APP_METRICS_NAMESPACE, "database-health-failures", _stack_wide, "Sum", per_stack=True
+        ),
+        severity="critical",
+        threshold="database_failures_per_period",
+        comparison="GreaterThanOrEqualToThreshold",
+        evaluation_periods=1,
+        description="The app's database health check keeps failing",
+        log_filter=DATABASE_CHECK_FAILED,
+    ),
+    Signal(
+        "booking-failures",
+        BOOKINGS,
+        Metric(
+            CLIENT_METRICS_NAMESPACE,
+            BOOKING_FAILED_METRIC,
+            _app_environment,
+            "Sum",
+            "failed bookings",
+        ),
+        severity="warning",
+        threshold="booking_failures_per_period",
+        comparison="GreaterThanOrEqualToThreshold",
+        evaluation_periods=1,
+        description="Browsers report failed appointment bookings",
+    ),
+    Signal(
+        "external-health-check",
+        EXTERNAL_CHECK,
+        Metric("AWS/Route53", "HealthCheckStatus", _health_check, "Minimum"),
+        severity="critical",
+        threshold=1,
+        comparison="LessThanThreshold",
+        evaluation_periods="availability_evaluation_periods",
+        missing_data="breaching",
+        description=f"The site's {HEALTH_PATH} fails from Route 53 checkers in several regions",
+        region=HEALTH_CHECK_METRICS_REGION,
+    ),
+)

@@ -1,0 +1,463 @@
+"""One pydantic model per concern of the stack config; each field's alias is its Pulumi.yaml key.
+
+Stack config is flat (`miko-platform:taskCpu`), so every section reads the same flat mapping and
+picks its own keys. Relations inside a section are checked by the later field's validator (it
+sees the fields validated before it in `info.data`), so one bad value never hides another
+problem; relations between sections are checked by `StackSettings` (config/stack.py).
+"""
+
+import datetime
+import ipaddress
+import json
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
+
+from app.contract import DEPLOYED_ENVIRONMENTS, keepalive_problem, shutdown_problem
+from config.catalogues import (
+    ALB_IDLE_TIMEOUT_RANGE_SECONDS,
+    FARGATE_MAX_STOP_TIMEOUT_SECONDS,
+    FARGATE_SIZES,
+    LOG_RETENTION_DAYS,
+    MIN_VAULT_LOCK_COOLING_OFF_DAYS,
+)
+
+EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+TAG_VALUE = re.compile(r"^[\w .:/=+@-]{1,256}$")
+HTTPS_ORIGIN = re.compile(r"^https://[a-z0-9.-]+(:\d+)?$")
+AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+SCHEDULE_EXPRESSION = re.compile(r"^(cron|rate)\(.+\)$")
+
+
+def camel_key(name: str) -> str:
+    """`http_5xx_critical_percent` -> `http5xxCriticalPercent`, as Pulumi.yaml spells keys."""
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _strict_bool(value: object) -> object:
+    """Config booleans are `true` or `false`; pydantic's lax `yes`/`1`/`on` would hide typos."""
+    if isinstance(value, str):
+        if value not in ("true", "false"):
+            raise ValueError(f"expected true or false, got {value!r}")
+        return value == "true"
+    return value
+
+
+def _json_list(value: object) -> object:
+    """Arrays reach the program as JSON text, as the CLI passes them."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(f"expected a list of strings, got {value!r}") from None
+    return value
+
+
+def _retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(str(value) for value in sorted(LOG_RETENTION_DAYS))
+        raise ValueError(f"{days} days is not a CloudWatch retention ({allowed})")
+    return days
+
+
+def _at_least(value: int, info: ValidationInfo, field: str, key: str) -> int:
+    """`value` is not below the earlier field `field` (config key `key`), when that one is valid."""
+    floor = info.data.get(field)
+    if floor is not None and value < floor:
+        raise ValueError(f"{value} is below {key} {floor}")
+    return value
+
+
+def _retention_above_floor(days: int, info: ValidationInfo) -> int:
+    """A published retention, and at least the stack's `logRetentionFloorDays`."""
+    return _at_least(_retention(days), info, "log_retention_floor_days", "logRetentionFloorDays")
+
+
+def _schedule(expression: str) -> str:
+    if not SCHEDULE_EXPRESSION.fullmatch(expression):
+        raise ValueError(f"{expression!r} is not a cron(...) or rate(...) expression")
+    return expression
+
+
+def _https_origins(origins: tuple[str, ...]) -> tuple[str, ...]:
+    wrong = [origin for origin in origins if not HTTPS_ORIGIN.fullmatch(origin)]
+    if wrong:
+        raise ValueError(f"{wrong[0]!r} must be an https origin (https://host[:port], no path)")
+    return origins
+
+
+def _cidrs(cidrs: tuple[str, ...]) -> tuple[str, ...]:
+    for cidr in cidrs:
+        try:
+            ipaddress.IPv4Network(cidr, strict=True)
+        except ValueError as error:
+            raise ValueError(f"{cidr!r} is not an IPv4 CIDR block ({error})") from None
+    return cidrs
+
+
+ConfigBool = Annotated[bool, BeforeValidator(_strict_bool)]
+StringList = Annotated[tuple[str, ...], BeforeValidator(_json_list)]
+RetentionDays = Annotated[int, Field(ge=1, le=3653)]
+
+
+def section_config(key_prefix: str = "") -> ConfigDict:
+    """Frozen, reading its keys from the flat config: `key_prefix` + field name, camel-cased."""
+    return ConfigDict(
+        frozen=True,
+        extra="ignore",
+        validate_by_alias=True,
+        validate_by_name=False,
+        alias_generator=lambda name: camel_key(f"{key_prefix}_{name}" if key_prefix else name),
+        hide_input_in_errors=True,
+    )
+
+
+class Section(BaseModel):
+    """A section of the flat stack config; its fields' aliases are the Pulumi.yaml keys."""
+
+    model_config = section_config()
+
+    @classmethod
+    def config_keys(cls) -> list[str]:
+        """The Pulumi.yaml keys this section reads."""
+        return [field.alias or name for name, field in cls.model_fields.items()]
+
+
+class NetworkSettings(Section):
+    vpc_cidr: str
+    availability_zone_count: int = Field(ge=2, le=4)
+    nat_mode: Literal["none", "single", "per-az"]
+    vpc_endpoints: ConfigBool
+    database_egress_cidrs: StringList
+    log_retention_floor_days: int = Field(ge=1, le=3653)
+    flow_log_retention_days: RetentionDays
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc_block(cls, cidr: str) -> str:
+        _cidrs((cidr,))
+        if not 16 <= ipaddress.IPv4Network(cidr).prefixlen <= 20:
+            raise ValueError(f"{cidr} must be a /16../20 block (subnets are /+4)")
+        return cidr
+
+    @field_validator("database_egress_cidrs")
+    @classmethod
+    def _egress_blocks(cls, cidrs: tuple[str, ...]) -> tuple[str, ...]:
+        return _cidrs(cidrs)
+
+    @field_validator("vpc_endpoints")
+    @classmethod
+    def _egress_path(cls, endpoints: bool, info: ValidationInfo) -> bool:
+        if info.data.get("nat_mode") == "none" and not endpoints:
+            raise ValueError(
+                "natMode 'none' needs vpcEndpoints: true (tasks in private subnets could not "
+                "pull images, read secrets or write logs)"
+            )
+        return endpoints
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _published_retention(cls, days: int, info: ValidationInfo) -> int:
+        return _retention_above_floor(days, info)
+
+
+class ImageSettings(Section):
+    model_config = section_config("image")
+    build_on_preview: ConfigBool
+    untagged_image_expiry_days: int = Field(ge=1, le=365, alias="untaggedImageExpiryDays")
+
+
+class ServiceSettings(Section):
+    """The app's task: size, scaling, timings, logs, and the app settings the stack chooses."""
+
+    task_cpu: int = Field(ge=256, le=16384)
+    task_memory: int = Field(ge=512, le=122880)
+    min_tasks_floor: int = Field(ge=1, le=100)
+    min_tasks: int = Field(ge=1, le=100)
+    max_tasks: int = Field(ge=1, le=100)
+    cpu_target_percent: int = Field(ge=10, le=90)
+    requests_per_target: int = Field(ge=10, le=100_000)
+    health_check_grace_seconds: int = Field(ge=0, le=600)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    log_retention_floor_days: int = Field(ge=1, le=3653)
+    log_retention_days: RetentionDays
+    allowed_origins: StringList
+
+    @field_validator("task_memory")
+    @classmethod
+    def _fargate_size(cls, memory: int, info: ValidationInfo) -> int:
+        cpu = info.data.get("task_cpu")
+        if cpu is not None and memory not in FARGATE_SIZES.get(cpu, frozenset()):
+            raise ValueError(
+                f"taskCpu {cpu} with taskMemory {memory} MiB is not a Fargate size "
+                "(e.g. 256/512, 512/1024, 1024/2048)"
+            )
+        return memory
+
+    @field_validator("min_tasks")
+    @classmethod
+    def _above_floor(cls, min_tasks: int, info: ValidationInfo) -> int:
+        return _at_least(min_tasks, info, "min_tasks_floor", "minTasksFloor")
+
+    @field_validator("max_tasks")
+    @classmethod
+    def _not_below_min(cls, max_tasks: int, info: ValidationInfo) -> int:
+        return _at_least(max_tasks, info, "min_tasks", "minTasks")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _published_retention(cls, days: int, info: ValidationInfo) -> int:
+        return _retention_above_floor(days, info)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        # The app refuses to start in staging and production without ALLOWED_ORIGINS.
+        if not origins:
+            raise ValueError("at least one https origin (the site's own) must be allowed")
+        return _https_origins(origins)
+
+
+class LoadBalancerSettings(Section):
+    model_config = section_config("alb")
+    deletion_protection: ConfigBool
+    access_logs: ConfigBool
+    access_log_expiry_days: int = Field(ge=1, le=3650)
+
+
+class TimingSettings(Section):
+    """The timeouts that must nest, from the edge to SIGKILL (relations in app/contract.py).
+
+    The load balancer drops an idle connection before the app does, and the app finishes
+    draining before ECS's stop timeout kills it. The app receives the infrastructure's values
+    in its environment and checks the same relations at start-up.
+    """
+
+    alb_idle_timeout_seconds: int = Field(
+        ge=ALB_IDLE_TIMEOUT_RANGE_SECONDS[0], le=ALB_IDLE_TIMEOUT_RANGE_SECONDS[1]
+    )
+    app_keep_alive_seconds: int = Field(ge=1, le=4000)
+    container_stop_timeout_seconds: int = Field(ge=2, le=FARGATE_MAX_STOP_TIMEOUT_SECONDS)
+    app_shutdown_grace_seconds: int = Field(ge=1, le=600)
+    deregistration_delay_seconds: int = Field(ge=0, le=3600)
+    """Seconds a deregistering target keeps serving in-flight requests before ECS stops it."""
+
+    @field_validator("app_keep_alive_seconds")
+    @classmethod
+    def _outlasts_load_balancer(cls, keep_alive: int, info: ValidationInfo) -> int:
+        idle = info.data.get("alb_idle_timeout_seconds")
+        problem = None if idle is None else keepalive_problem(keep_alive, idle)
+        if problem:
+            raise ValueError(f"{problem} (albIdleTimeoutSeconds {idle})")
+        return keep_alive
+
+    @field_validator("app_shutdown_grace_seconds")
+    @classmethod
+    def _drains_before_sigkill(cls, grace: int, info: ValidationInfo) -> int:
+        stop_timeout = info.data.get("container_stop_timeout_seconds")
+        problem = None if stop_timeout is None else shutdown_problem(grace, stop_timeout)
+        if problem:
+            raise ValueError(f"{problem} (containerStopTimeoutSeconds {stop_timeout})")
+        return grace
+
+
+class AlarmSettings(Section):
+    """Who is alerted and the thresholds of the alarms (the signal catalogue names each field)."""
+
+    period_seconds: ClassVar[int] = 60
+    """Length of one evaluation period."""
+
+    emails: StringList = Field(alias="alarmEmails")
+    http_5xx_critical_percent: float = Field(gt=0, le=100)
+    http_5xx_warning_percent: float = Field(gt=0, le=100)
+    latency_p95_critical_seconds: float = Field(gt=0, le=60)
+    latency_p95_warning_seconds: float = Field(gt=0, le=60)
+    ecs_cpu_high_percent: int = Field(ge=1, le=100)
+    ecs_memory_high_percent: int = Field(ge=1, le=100)
+    database_failures_per_period: int = Field(ge=1, le=1000)
+    booking_failures_per_period: int = Field(ge=1, le=1000)
+    evaluation_periods: int = Field(ge=1, le=60, alias="alarmEvaluationPeriods")
+    availability_evaluation_periods: int = Field(ge=1, le=60)
+
+    @field_validator("emails")
+    @classmethod
+    def _addresses(cls, emails: tuple[str, ...]) -> tuple[str, ...]:
+        if not emails:
+            raise ValueError("at least one address must receive alarms")
+        wrong = [email for email in emails if not EMAIL.fullmatch(email)]
+        if wrong:
+            raise ValueError(f"{wrong[0]!r} is not an email address")
+        return emails
+
+    @field_validator("http_5xx_warning_percent")
+    @classmethod
+    def _5xx_warning_below_critical(cls, warning: float, info: ValidationInfo) -> float:
+        return _below("http5xxCriticalPercent", warning, info.data.get("http_5xx_critical_percent"))
+
+    @field_validator("latency_p95_warning_seconds")
+    @classmethod
+    def _latency_warning_below_critical(cls, warning: float, info: ValidationInfo) -> float:
+        critical = info.data.get("latency_p95_critical_seconds")
+        return _below("latencyP95CriticalSeconds", warning, critical)
+
+
+def _below(critical_key: str, warning: float, critical: float | None) -> float:
+    if critical is not None and warning >= critical:
+        raise ValueError(f"{warning} must be below {critical_key} {critical}")
+    return warning
+
+
+class EdgeSettings(Section):
+    zone_name: str = Field(alias="cloudflareZoneName")
+    site_domain: str
+    api_rate_limit_requests: int = Field(ge=1, le=1_000_000)
+    api_rate_limit_period_seconds: int = Field(ge=10, le=3600)
+    api_rate_limit_block_seconds: int = Field(ge=10, le=86400)
+    connect_origins: StringList
+
+    @field_validator("zone_name", "site_domain")
+    @classmethod
+    def _dns_name(cls, name: str) -> str:
+        if not HOSTNAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a lower-case DNS name")
+        return name
+
+    @field_validator("site_domain")
+    @classmethod
+    def _inside_zone(cls, domain: str, info: ValidationInfo) -> str:
+        zone = info.data.get("zone_name")
+        if zone is not None and not f".{domain}".endswith(f".{zone}"):
+            raise ValueError(f"{domain!r} is not inside zone {zone!r}")
+        return domain
+
+    @field_validator("connect_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        return _https_origins(origins)
+
+
+class BackupSettings(Section):
+    model_config = section_config("backup")
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"]
+    object_lock_days: int = Field(ge=1, le=3650)
+    cold_storage_after_days: int = Field(ge=1, le=3650)
+    expire_after_days: int = Field(ge=1, le=3650)
+    retention_floor_days: int = Field(ge=1, le=36500)
+    retention_days: int = Field(ge=1, le=36500)
+    copy_region: str
+    """Region of the vault receiving a copy of each recovery point; empty for none."""
+    vault_lock_cooling_off_days: int = Field(ge=0, le=36500)
+    """Days before the vault lock becomes immutable; 0 for no vault lock."""
+    restore_testing: ConfigBool
+    restore_testing_schedule: str
+    dump_schedule: str
+    verify_schedule: str
+    plan_schedule: str
+
+    @field_validator("expire_after_days")
+    @classmethod
+    def _outlives_lock(cls, expire: int, info: ValidationInfo) -> int:
+        lock = info.data.get("object_lock_days")
+        if lock is not None and expire < lock:
+            raise ValueError(
+                f"{expire} is below backupObjectLockDays {lock} (a dump cannot expire while "
+                "it is locked)"
+            )
+        cold = info.data.get("cold_storage_after_days")
+        if cold is not None and cold >= expire:
+            raise ValueError(f"backupColdStorageAfterDays {cold} must be below {expire}")
+        return expire
+
+    @field_validator("retention_days")
+    @classmethod
+    def _above_floor(cls, retention: int, info: ValidationInfo) -> int:
+        return _at_least(retention, info, "retention_floor_days", "backupRetentionFloorDays")
+
+    @field_validator("copy_region")
+    @classmethod
+    def _region_or_empty(cls, region: str) -> str:
+        if region and not AWS_REGION.fullmatch(region):
+            raise ValueError(f"{region!r} is not an AWS region name (or empty for no copy)")
+        return region
+
+    @field_validator("vault_lock_cooling_off_days")
+    @classmethod
+    def _aws_minimum(cls, days: int) -> int:
+        if 0 < days < MIN_VAULT_LOCK_COOLING_OFF_DAYS:
+            raise ValueError(
+                f"{days} is below AWS's minimum of {MIN_VAULT_LOCK_COOLING_OFF_DAYS} "
+                "(0 for no vault lock)"
+            )
+        return days
+
+    @field_validator(
+        "restore_testing_schedule", "dump_schedule", "verify_schedule", "plan_schedule"
+    )
+    @classmethod
+    def _schedule_expression(cls, expression: str) -> str:
+        return _schedule(expression)
+
+    @property
+    def copy_to_region(self) -> str | None:
+        return self.copy_region or None
+
+    @property
+    def vault_lock_days(self) -> int | None:
+        return self.vault_lock_cooling_off_days or None
+
+    @property
+    def restore_testing_cron(self) -> str | None:
+        return self.restore_testing_schedule if self.restore_testing else None
+
+
+class IdentitySettings(Section):
+    """Who the stack is: APP_ENV, region, tags, retention floors, protection."""
+
+    environment: str
+    owner: str
+    aws_region: str
+    protect_stateful_resources: ConfigBool
+    """Whether keys, secrets, buckets and vaults are protected from deletion and replacement."""
+    secret_recovery_window_days: int = Field(ge=7, le=30)
+
+    @field_validator("environment")
+    @classmethod
+    def _deployed_environment(cls, environment: str) -> str:
+        if environment not in DEPLOYED_ENVIRONMENTS:
+            raise ValueError(f"{environment!r} is not one of {', '.join(DEPLOYED_ENVIRONMENTS)}")
+        return environment
+
+    @field_validator("owner")
+    @classmethod
+    def _tag_value(cls, owner: str) -> str:
+        if not TAG_VALUE.fullmatch(owner):
+            raise ValueError(f"{owner!r} is not a tag value (letters, digits, ' .:/=+@-')")
+        return owner
+
+    @field_validator("aws_region")
+    @classmethod
+    def _region(cls, region: str) -> str:
+        if not AWS_REGION.fullmatch(region):
+            raise ValueError(f"{region!r} is not an AWS region name")
+        return region
+
+
+def rotation_dates_model(rotated_on_keys: tuple[str, ...]) -> type[BaseModel]:
+    """A model of the `<key>RotatedOn` dates, one ISO date field per secret."""
+    fields: dict[str, Any] = dict.fromkeys(rotated_on_keys, (datetime.date, ...))
+    return create_model(
+        "RotationDates",
+        __config__=ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True),
+        **fields,
+    )

@@ -1,0 +1,221 @@
+"""The whole stack's settings: every section, the secrets, and the relations between sections.
+
+Every default lives in Pulumi.yaml (the CLI merges it into the stack's config), so this module
+only reads and checks. All problems, each naming its key, are raised together as one
+`InvalidConfigError` before the program registers a single resource. Secret values are read with
+`get_secret` and stay `pulumi.Output` secrets: nothing here sees their plaintext.
+"""
+
+import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pulumi
+from pydantic import BaseModel, ValidationError
+
+from config.secrets import ROTATED_ON_KEYS, ROTATED_ON_SUFFIX, SECRET_KEYS
+from config.sections import (
+    AlarmSettings,
+    BackupSettings,
+    EdgeSettings,
+    IdentitySettings,
+    ImageSettings,
+    LoadBalancerSettings,
+    NetworkSettings,
+    Section,
+    ServiceSettings,
+    TimingSettings,
+    rotation_dates_model,
+)
+
+PROJECT = "miko-platform"
+SECTIONS: tuple[type[Section], ...] = (
+    IdentitySettings,
+    NetworkSettings,
+    ImageSettings,
+    ServiceSettings,
+    TimingSettings,
+    LoadBalancerSettings,
+    AlarmSettings,
+    EdgeSettings,
+    BackupSettings,
+)
+RotationDates = rotation_dates_model(ROTATED_ON_KEYS)
+
+
+class InvalidConfigError(pulumi.RunError):
+    """Stack config with one or more problems; the message lists all of them."""
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.problems = problems
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(
+            f"stack {stack!r} has {len(problems)} config problem(s):\n{listed}\n"
+            "Fix them in Pulumi.<stack>.yaml (secrets: `pulumi config set --secret KEY`)."
+        )
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Everything the program reads from stack config, validated."""
+
+    stack: str
+    identity: IdentitySettings
+    network: NetworkSettings
+    image: ImageSettings
+    service: ServiceSettings
+    timings: TimingSettings
+    load_balancer: LoadBalancerSettings
+    alarms: AlarmSettings
+    edge: EdgeSettings
+    backup: BackupSettings
+    secrets: Mapping[str, pulumi.Output[str]]
+    rotated_on: Mapping[str, datetime.date]
+    """Last rotation date by secret config key (from `<key>RotatedOn`)."""
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of physical names that must be unique per account and region."""
+        return f"miko-{self.stack}"
+
+    @property
+    def environment(self) -> str:
+        """The app's APP_ENV."""
+        return self.identity.environment
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags every taggable AWS resource carries, through the providers' default tags."""
+        return {
+            "project": PROJECT,
+            "environment": self.identity.environment,
+            "owner": self.identity.owner,
+            "managed-by": "pulumi",
+        }
+
+
+def describe(error: ValidationError) -> list[str]:
+    """One line per problem, naming the config key; values only of plain (non-secret) config."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        key = next((str(part) for part in problem["loc"] if isinstance(part, str)), "")
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if problem["type"] == "missing":
+            problems.append(f"{key}: missing (no value in the stack file or Pulumi.yaml)")
+        elif problem["type"] == "value_error":
+            problems.append(f"{key}: {message}")
+        else:
+            problems.append(f"{key}: {message}, got {problem.get('input')!r}")
+    return problems
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Collector:
+    """Validates models from the flat config, recording problems instead of raising."""
+
+    def __init__(self, flat: Mapping[str, str]) -> None:
+        self.flat = flat
+        self.problems: list[str] = []
+
+    def model(self, model: type[M]) -> M | None:
+        try:
+            return model.model_validate(self.flat)
+        except ValidationError as error:
+            self.problems += describe(error)
+            return None
+
+
+def _copy_region(identity: IdentitySettings, backup: BackupSettings) -> str | None:
+    if backup.copy_region != identity.aws_region:
+        return None
+    return (
+        f"backupCopyRegion: {backup.copy_region!r} must be another AWS region than "
+        f"awsRegion {identity.aws_region!r} (or empty for no copy)"
+    )
+
+
+# Checks across sections, each run when every section it reads is valid.
+RELATIONS: tuple[tuple[Callable[..., str | None], tuple[type[Section], ...]], ...] = (
+    (_copy_region, (IdentitySettings, BackupSettings)),
+)
+
+
+def relation_problems(sections: Mapping[type[Section], Section | None]) -> list[str]:
+    problems = []
+    for check, needs in RELATIONS:
+        arguments = [sections[section] for section in needs]
+        if all(argument is not None for argument in arguments):
+            problem = check(*arguments)
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+def _read_secret(config: pulumi.Config, key: str, problems: list[str]) -> pulumi.Output[str]:
+    value = config.get_secret(key)
+    if value is None:
+        problems.append(f"{key}: secret missing (pulumi config set --secret {key} --stack <stack>)")
+        return pulumi.Output.secret("")
+    if not pulumi.runtime.is_config_secret(config.full_key(key)):
+        problems.append(
+            f"{key}: set as plaintext; remove it and set it with `pulumi config set --secret {key}`"
+        )
+    return value
+
+
+def _flat_config(config: pulumi.Config) -> dict[str, str]:
+    keys = [key for section in SECTIONS for key in section.config_keys()]
+    present = {key: config.get(key) for key in (*keys, *ROTATED_ON_KEYS)}
+    return {key: value for key, value in present.items() if value is not None}
+
+
+def deploy_warnings(network: NetworkSettings, edge: EdgeSettings) -> list[str]:
+    """Valid config that would still break the deployed app: shown in every preview."""
+    warnings = []
+    if not edge.connect_origins:
+        warnings.append(
+            "connectOrigins is empty: the edge's Content-Security-Policy lets the browser call "
+            "only this site and Google, so the app's calls to Supabase and n8n will be blocked; "
+            "list their origins before deploying"
+        )
+    if not network.database_egress_cidrs:
+        warnings.append(
+            "databaseEgressCidrs is empty: tasks cannot reach PostgreSQL on port 5432 (the app's "
+            "DATABASE_URL check, the backup jobs); list the database's ranges before deploying"
+        )
+    return warnings
+
+
+def load_stack_settings(config: pulumi.Config | None = None) -> StackSettings:
+    """Read and validate the current stack's config; raise InvalidConfigError listing all."""
+    config = config or pulumi.Config()
+    collect = _Collector(_flat_config(config))
+    sections: dict[type[Section], Any] = {section: collect.model(section) for section in SECTIONS}
+    collect.problems += relation_problems(sections)
+    dates = collect.model(RotationDates)
+    secrets = {key: _read_secret(config, key, collect.problems) for key in SECRET_KEYS}
+    stack = pulumi.get_stack()
+    if collect.problems:
+        raise InvalidConfigError(stack, collect.problems)
+    for warning in deploy_warnings(sections[NetworkSettings], sections[EdgeSettings]):
+        pulumi.log.warn(warning)
+    return StackSettings(
+        stack=stack,
+        identity=sections[IdentitySettings],
+        network=sections[NetworkSettings],
+        image=sections[ImageSettings],
+        service=sections[ServiceSettings],
+        timings=sections[TimingSettings],
+        load_balancer=sections[LoadBalancerSettings],
+        alarms=sections[AlarmSettings],
+        edge=sections[EdgeSettings],
+        backup=sections[BackupSettings],
+        secrets=secrets,
+        rotated_on={
+            key.removesuffix(ROTATED_ON_SUFFIX): value
+            for key, value in dates.model_dump().items()  # type: ignore[union-attr]
+        },
+    )
