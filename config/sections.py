@@ -3,7 +3,7 @@
 Stack config is flat (`miko-platform:taskCpu`), so every section reads the same flat mapping and
 picks its own keys. Relations inside a section are checked by the later field's validator (it
 sees the fields validated before it in `info.data`), so one bad value never hides another
-problem; relations between sections are checked by `StackSettings` (config/stack.py).
+problem; relations between sections by `relation_problems` in config/stack.py.
 
 The sections stay in one file (about 460 lines): each is a short list of bounded fields, and they
 share the key spelling, the config types and the validators defined at the top.
