@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.policy_documents import deny_insecure_transport, document
+from components.s3_buckets import block_public_access
 
 ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
 
@@ -86,15 +87,7 @@ def access_log_bucket(
         rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
         opts=child,
     )
-    public_access = aws.s3.BucketPublicAccessBlock(
-        name,
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=child,
-    )
+    public_access = block_public_access(name, bucket.id, child)
     # ALB access logs support only SSE-S3 (AES256), not SSE-KMS.
     encryption = aws.s3.BucketServerSideEncryptionConfiguration(
         name,

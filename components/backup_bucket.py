@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from app.contract import BACKUP_DUMP_PREFIX
 from components.policy_documents import tls_only_bucket_policy
+from components.s3_buckets import block_public_access
 from config.sections import BackupSettings
 
 DUMP_PREFIX = f"{BACKUP_DUMP_PREFIX}/"
@@ -82,15 +83,7 @@ class BackupBucket(pulumi.ComponentResource):
             rule={"object_ownership": "BucketOwnerEnforced"},
             opts=child,
         )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
+        block_public_access(f"{name}-public-access-block", bucket.id, child)
         aws.s3.BucketVersioning(
             f"{name}-versioning",
             bucket=bucket.id,
