@@ -146,6 +146,13 @@ def backup_succeeded(command: str) -> LogMatch:
 
 # --- timeouts that must nest -------------------------------------------------------------------
 
+LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS: Final = (1, 4000)
+"""What an Application Load Balancer accepts as its idle timeout.
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html"""
+CONTAINER_STOP_TIMEOUT_RANGE_SECONDS: Final = (2, 120)
+"""What ECS on Fargate accepts as a container's stopTimeout.
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html"""
+
 
 def keepalive_problem(keepalive_seconds: int, load_balancer_idle_seconds: int) -> str | None:
     """The app must keep an idle connection open longer than the load balancer does.

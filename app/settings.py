@@ -9,14 +9,18 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app import __version__
-from app.contract import APP_PORT, Env, SecretEnv, keepalive_problem, shutdown_problem
+from app.contract import (
+    APP_PORT,
+    CONTAINER_STOP_TIMEOUT_RANGE_SECONDS,
+    LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS,
+    Env,
+    SecretEnv,
+    keepalive_problem,
+    shutdown_problem,
+)
 from app.security_headers import origin_of
 
 STATIC_DIR_DEFAULT = pathlib.Path(__file__).resolve().parent / "static"
-LOAD_BALANCER_IDLE_TIMEOUT_MAX_SECONDS = 4000
-"""The largest idle timeout an application load balancer accepts."""
-CONTAINER_STOP_TIMEOUT_MAX_SECONDS = 120
-"""The largest stop timeout ECS on Fargate accepts."""
 GOOGLE_HEALTH_URL_DEFAULT = "https://www.googleapis.com/discovery/v1/apis/calendar/v3/rest"
 DB_CHECK_INTERVAL_DEFAULT_SECONDS = 60
 DB_CHECK_INTERVAL_RANGE_SECONDS = (5, 3600)
@@ -98,10 +102,14 @@ class Settings(BaseSettings):
     keepalive_timeout_seconds: int = Field(default=75, ge=1)
     shutdown_grace_seconds: int = Field(default=20, ge=1)
     load_balancer_idle_timeout_seconds: int | None = Field(
-        default=None, ge=1, le=LOAD_BALANCER_IDLE_TIMEOUT_MAX_SECONDS
+        default=None,
+        ge=LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS[0],
+        le=LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS[1],
     )
     container_stop_timeout_seconds: int | None = Field(
-        default=None, ge=1, le=CONTAINER_STOP_TIMEOUT_MAX_SECONDS
+        default=None,
+        ge=CONTAINER_STOP_TIMEOUT_RANGE_SECONDS[0],
+        le=CONTAINER_STOP_TIMEOUT_RANGE_SECONDS[1],
     )
     health_check_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     health_budget_seconds: float = Field(default=5.0, gt=0, le=60)
@@ -185,23 +193,23 @@ class Settings(BaseSettings):
 
     def _timing_problems(self) -> list[str]:
         """The app's timings against the stack's limits, each as far as the limit is known."""
+        relations = (
+            (
+                keepalive_problem,
+                (Env.KEEPALIVE_TIMEOUT_SECONDS, self.keepalive_timeout_seconds),
+                (Env.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS, self.load_balancer_idle_timeout_seconds),
+            ),
+            (
+                shutdown_problem,
+                (Env.SHUTDOWN_GRACE_SECONDS, self.shutdown_grace_seconds),
+                (Env.CONTAINER_STOP_TIMEOUT_SECONDS, self.container_stop_timeout_seconds),
+            ),
+        )
         problems = []
-        idle = self.load_balancer_idle_timeout_seconds
-        if idle is not None:
-            problem = keepalive_problem(self.keepalive_timeout_seconds, idle)
+        for check, (name, value), (limit_name, limit) in relations:
+            problem = None if limit is None else check(value, limit)
             if problem is not None:
-                problems.append(
-                    f"{Env.KEEPALIVE_TIMEOUT_SECONDS}={self.keepalive_timeout_seconds} / "
-                    f"{Env.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS}={idle}: {problem}"
-                )
-        stop = self.container_stop_timeout_seconds
-        if stop is not None:
-            problem = shutdown_problem(self.shutdown_grace_seconds, stop)
-            if problem is not None:
-                problems.append(
-                    f"{Env.SHUTDOWN_GRACE_SECONDS}={self.shutdown_grace_seconds} / "
-                    f"{Env.CONTAINER_STOP_TIMEOUT_SECONDS}={stop}: {problem}"
-                )
+                problems.append(f"{name}={value} / {limit_name}={limit}: {problem}")
         return problems
 
     @property

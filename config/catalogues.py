@@ -13,20 +13,12 @@ FARGATE_SIZES: Mapping[int, frozenset[int]] = {
     8192: frozenset(range(16384, 61441, 4096)),
     16384: frozenset(range(32768, 122881, 8192)),
 }
-# ECS on Fargate: stopTimeout is at most 120 seconds.
-# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html
-FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120
-
 # CloudWatch Logs accepts only these retention periods (days).
 # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
 LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557}
     | {2922, 3288, 3653}
 )
-
-# Application Load Balancer idle timeout: 1 to 4000 seconds.
-# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html
-ALB_IDLE_TIMEOUT_RANGE_SECONDS = (1, 4000)
 
 # AWS Backup refuses a vault lock grace period (ChangeableForDays) shorter than this.
 # https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html

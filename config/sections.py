@@ -25,10 +25,14 @@ from pydantic import (
     field_validator,
 )
 
-from app.contract import DEPLOYED_ENVIRONMENTS, keepalive_problem, shutdown_problem
+from app.contract import (
+    CONTAINER_STOP_TIMEOUT_RANGE_SECONDS,
+    DEPLOYED_ENVIRONMENTS,
+    LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS,
+    keepalive_problem,
+    shutdown_problem,
+)
 from config.catalogues import (
-    ALB_IDLE_TIMEOUT_RANGE_SECONDS,
-    FARGATE_MAX_STOP_TIMEOUT_SECONDS,
     FARGATE_SIZES,
     LOG_RETENTION_DAYS,
     MIN_VAULT_LOCK_COOLING_OFF_DAYS,
@@ -248,10 +252,13 @@ class TimingSettings(Section):
     """
 
     alb_idle_timeout_seconds: int = Field(
-        ge=ALB_IDLE_TIMEOUT_RANGE_SECONDS[0], le=ALB_IDLE_TIMEOUT_RANGE_SECONDS[1]
+        ge=LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS[0],
+        le=LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS[1],
     )
     app_keep_alive_seconds: int = Field(ge=1, le=4000)
-    container_stop_timeout_seconds: int = Field(ge=2, le=FARGATE_MAX_STOP_TIMEOUT_SECONDS)
+    container_stop_timeout_seconds: int = Field(
+        ge=CONTAINER_STOP_TIMEOUT_RANGE_SECONDS[0], le=CONTAINER_STOP_TIMEOUT_RANGE_SECONDS[1]
+    )
     app_shutdown_grace_seconds: int = Field(ge=1, le=600)
     deregistration_delay_seconds: int = Field(ge=0, le=3600)
     """Seconds a deregistering target keeps serving in-flight requests before ECS stops it."""
