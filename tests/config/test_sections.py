@@ -7,7 +7,13 @@ import yaml
 from pydantic import ValidationError
 
 from config.secrets import ROTATED_ON_KEYS, SECRET_KEYS
-from config.sections import ImageSettings, ServiceSettings, TimingSettings, camel_key
+from config.sections import (
+    AlarmSettings,
+    ImageSettings,
+    ServiceSettings,
+    TimingSettings,
+    camel_key,
+)
 from config.stack import SECTIONS, describe
 
 PULUMI_YAML = Path(__file__).resolve().parents[2] / "Pulumi.yaml"
@@ -88,3 +94,43 @@ def test_booleans_are_true_or_false_only():
     ]
     accepted = ImageSettings.model_validate(flat | {"imageBuildOnPreview": "false"})
     assert accepted.build_on_preview is False
+
+
+ALARMS = {
+    "alarmEmails": '["oncall@example.com"]',
+    "http5xxCriticalPercent": "5",
+    "http5xxWarningPercent": "1",
+    "latencyP95CriticalSeconds": "3",
+    "latencyP95WarningSeconds": "1",
+    "ecsCpuHighPercent": "80",
+    "ecsMemoryHighPercent": "80",
+    "databaseFailuresPerPeriod": "3",
+    "bookingFailuresPerPeriod": "3",
+    "alarmEvaluationPeriods": "3",
+    "availabilityEvaluationPeriods": "2",
+}
+
+
+def test_valid_alarm_thresholds_are_accepted():
+    alarms = AlarmSettings.model_validate(ALARMS)
+    assert alarms.http_5xx_warning_percent < alarms.http_5xx_critical_percent
+    assert alarms.emails == ("oncall@example.com",)
+
+
+def test_every_alarm_threshold_problem_is_listed_at_once():
+    problems = problems_of(
+        AlarmSettings,
+        ALARMS
+        | {
+            "ecsCpuHighPercent": "120",
+            "alarmEvaluationPeriods": "0",
+            "latencyP95WarningSeconds": "4",
+            "http5xxWarningPercent": "5",
+        },
+    )
+    assert problems == [
+        "http5xxWarningPercent: 5.0 must be below http5xxCriticalPercent 5.0",
+        "latencyP95WarningSeconds: 4.0 must be below latencyP95CriticalSeconds 3.0",
+        "ecsCpuHighPercent: Input should be less than or equal to 100, got '120'",
+        "alarmEvaluationPeriods: Input should be greater than or equal to 1, got '0'",
+    ]
