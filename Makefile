@@ -20,8 +20,9 @@ $(STAMP): requirements-dev.txt app/requirements.txt
 system-deps:
 	bash scripts/install-system-deps
 
+# FRONTEND=<SPA source or dist> builds it as the image does and serves it under STACK's headers.
 run: setup
-	$(PY) -m app serve
+	$(PY) scripts/run_local.py --stack $(STACK) $(if $(FRONTEND),--frontend $(FRONTEND))
 
 lint: setup
 	$(VENV)/bin/ruff check .

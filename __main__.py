@@ -5,7 +5,9 @@ Deploys:
 - a customer-managed KMS key and one Secrets Manager secret per integration;
 - a VPC over several zones: public subnets (load balancer, NAT), private subnets (tasks),
   NAT and/or VPC endpoints, flow logs, security groups (HTTPS from Cloudflare only);
-- an ECR repository and the `app/` image, built and pushed by pulumi-docker;
+- the image: built and pushed by pulumi-docker (ECR repository, the service and the front end),
+  or promoted by digest from the stack that built it, or pinned (rollback);
+- the release-asset archive: earlier releases' fingerprinted files (skew protection);
 - an Application Load Balancer: ACM certificate validated in Cloudflare DNS, TLS 1.3/1.2
   HTTPS listener, HTTP -> HTTPS redirect, optional access logs;
 - the ECS Fargate service (hardened task, secrets by valueFrom, safe deployments, autoscaling);
@@ -16,12 +18,15 @@ Deploys:
 Every per-environment value comes from Pulumi.<stack>.yaml; defaults are in Pulumi.yaml.
 """
 
+from pathlib import Path
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
 
 from app import __version__
 from components.alarms import Alarms, AlarmsArgs, alarm_names_for_rollback
+from components.asset_archive import AssetArchive, AssetArchiveArgs
 from components.backups import Backups, BackupsArgs
 from components.cdn import Cdn, CdnArgs
 from components.dashboard import Dashboard, DashboardArgs
@@ -74,10 +79,22 @@ image = AppImage(
     "image",
     AppImageArgs(
         repository_name=f"{prefix}-app",
-        context="./app",
         version=__version__,
         settings=settings.image,
+        frontend_source=settings.frontend.source,
         kms_key_arn=secrets.key_arn,
+        project_dir=Path(__file__).resolve().parent,
+    ),
+    opts=in_region,
+)
+
+asset_archive = AssetArchive(
+    "release-assets",
+    AssetArchiveArgs(
+        prefix=prefix,
+        kms_key_arn=secrets.key_arn,
+        retention_hours=settings.frontend.asset_retention_hours,
+        protect=protect,
     ),
     opts=in_region,
 )
@@ -108,6 +125,9 @@ service = AppService(
         version=__version__,
         settings=settings.service,
         timings=settings.timings,
+        frontend=settings.frontend,
+        asset_archive_bucket_name=asset_archive.bucket_name,
+        asset_archive_bucket_arn=asset_archive.bucket_arn,
         image_ref=image.image_ref,
         repository_arn=image.repository_arn,
         kms_key_arn=secrets.key_arn,
@@ -134,7 +154,10 @@ cdn = Cdn(
     ),
 )
 
-SecurityHeaders("security-headers", SecurityHeadersArgs(zone_id=zone_id, settings=settings.edge))
+SecurityHeaders(
+    "security-headers",
+    SecurityHeadersArgs(zone_id=zone_id, settings=settings.frontend, secrets=settings.secrets),
+)
 
 signal_sources = SignalSources(
     load_balancer=load_balancer.arn_suffix,
@@ -200,7 +223,10 @@ pulumi.export("service_name", service.service_name)
 pulumi.export("alarm_topic_arn", alarms.topic_arn)
 pulumi.export("dashboard_url", dashboard.dashboard_url)
 pulumi.export("secret_arns", secrets.secret_arns)
+# What a promoting stack (imagePromoteFrom) runs, and what a rollback pins (imageRef).
 pulumi.export("image_ref", image.image_ref)
+pulumi.export("image_source", image.source)
+pulumi.export("release_commit", image.commit)
 pulumi.export("backup_bucket_name", backups.bucket_name)
 pulumi.export("backup_vault_arn", backups.vault_arn)
 pulumi.export("backup_kms_key_arn", backups.bucket_key_arn)

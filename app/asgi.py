@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.asset_archive import AssetArchive
 from app.contract import SecretEnv
 from app.health.checks import HealthChecks
 from app.health.periodic import PeriodicDatabaseCheck, WorkerLock
@@ -24,7 +25,7 @@ from app.middleware.request_context import RequestContextMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.routes import service_routes
 from app.routing import Route, Router
-from app.security_headers import security_headers
+from app.runtime_config import with_runtime_config_tag
 from app.sentry import init_sentry
 from app.settings import Settings, get_settings
 from app.static_files import StaticFiles
@@ -70,33 +71,42 @@ class Service:
                 return
 
 
-def default_static_app(settings: Settings) -> ASGIApp:
-    return StaticFiles(settings.static_dir)
-
-
 def create_app(settings: Settings | None = None, static_app: ASGIApp | None = None) -> Service:
     settings = settings or get_settings()
     init_sentry(settings)
     checks = HealthChecks(settings)
-    periodic_check = PeriodicDatabaseCheck(
-        checks, settings.db_check_interval_seconds, WorkerLock.from_environment()
-    )
+    lock = WorkerLock.from_environment()
+    periodic_check = PeriodicDatabaseCheck(checks, settings.db_check_interval_seconds, lock)
+    archive = AssetArchive(settings.asset_archive_bucket)
+    if static_app is None:
+        # Every page loads the runtime configuration first; a fingerprinted file of an earlier
+        # release that this task lacks comes from the archive (skew protection).
+        static = StaticFiles(
+            settings.static_dir, archive=archive, html_transform=with_runtime_config_tag
+        )
+        checks.frontend_build = static.build_id
+        static_app = static
     routes = service_routes(settings, checks)
-    router = Router(routes, static_app or default_static_app(settings))
+    router = Router(routes, static_app)
     access_log = settings.log_level in ("DEBUG", "INFO")
     http = SecurityHeadersMiddleware(
         RequestContextMiddleware(router, router.route_of, access_log=access_log),
-        security_headers(settings.integration_urls),
+        settings.security_headers(),
     )
 
     async def startup() -> None:
         await checks.start()
         periodic_check.start()
+        if isinstance(static_app, StaticFiles):
+            # Before the task reports ready: a page of this release served by another task
+            # finds its chunks in the archive.
+            await archive.start(static_app.fingerprinted_files, leader=lock.acquire)
         logger.info("service started", extra={"fields": startup_summary(settings)})
         if settings.app_env != "development" and settings.sentry_dsn is None:
             logger.warning(f"{SecretEnv.SENTRY_DSN} is not set: unhandled errors are only logged")
 
     async def shutdown() -> None:
+        await archive.stop()
         await periodic_check.stop()
         await checks.close()
         mark_worker_dead()
@@ -121,4 +131,7 @@ def startup_summary(settings: Settings) -> dict[str, Any]:
         "integrations": integrations,
         "rate_limit_per_worker": settings.per_worker_rate_limit,
         "db_check_interval_seconds": settings.db_check_interval_seconds,
+        "release": {"commit": settings.release_commit, "image": settings.release_image},
+        "asset_archive": settings.asset_archive_bucket is not None,
+        "csp_mode": settings.csp_mode,
     }

@@ -38,6 +38,22 @@ METRICS_PATH: Final = "/metrics"
 """Prometheus exposition: internal, answered 404 by the load balancer."""
 INTERNAL_PATHS: Final = (METRICS_PATH,)
 
+# --- the browser: the single-page app's runtime configuration, assets and reports ----------
+
+RUNTIME_CONFIG_PATH: Final = "/_platform/runtime-config.js"
+"""A script the service writes from its environment and adds to every HTML page before the app's
+own scripts: it sets `globalThis.__MIKO_ENV__`, which the SPA's `import.meta.env.VITE_*` reads
+resolve to once built with the platform's Vite settings (app/frontend/platform.vite.config.mjs).
+Never cached, at the edge or in the browser, so a rotated value reaches the next page load."""
+RUNTIME_CONFIG_GLOBAL: Final = "__MIKO_ENV__"
+ASSETS_PREFIX: Final = "/assets/"
+"""Where Vite writes the build's fingerprinted files (`build.assetsDir`)."""
+CSP_REPORTS_PATH: Final = "/api/csp-reports"
+"""Where browsers send Content-Security-Policy violation reports (report-uri and report-to)."""
+CSP_REPORT_GROUP: Final = "csp-endpoint"
+"""The Reporting-Endpoints name the CSP's report-to directive refers to."""
+CSP_MODES: Final = ("enforce", "report-only")
+
 
 # --- environment variables the service component sets --------------------------------------
 
@@ -63,6 +79,19 @@ class Env:
     BACKUP_BUCKET: Final = "BACKUP_BUCKET"
     BACKUP_KMS_KEY_ID: Final = "BACKUP_KMS_KEY_ID"
     BACKUP_PREFIX: Final = "BACKUP_PREFIX"
+    BROWSER_CONFIG_FROM: Final = "BROWSER_CONFIG_FROM"
+    """JSON object: browser key (VITE_*) -> container variable whose value the browser gets.
+    Only variables of BROWSER_VISIBLE_VARIABLES may be named."""
+    BROWSER_CONFIG_VALUES: Final = "BROWSER_CONFIG_VALUES"
+    """JSON object: browser key (VITE_*) -> plain value (feature flags, public identifiers)."""
+    CSP_MODE: Final = "CSP_MODE"
+    """`enforce` or `report-only` (CSP_MODES)."""
+    RELEASE_IMAGE: Final = "RELEASE_IMAGE"
+    """The image the task runs, by digest: reported by /health."""
+    RELEASE_COMMIT: Final = "RELEASE_COMMIT"
+    """The git commit the image was built from (a build argument of the image)."""
+    ASSET_ARCHIVE_BUCKET: Final = "ASSET_ARCHIVE_BUCKET"
+    """S3 bucket holding earlier releases' fingerprinted assets (skew protection); unset: none."""
 
 
 class SecretEnv:
@@ -78,6 +107,28 @@ class SecretEnv:
     SENTRY_DSN: Final = "SENTRY_DSN"
     DATABASE_URL: Final = "DATABASE_URL"
     SCRATCH_DATABASE_URL: Final = "SCRATCH_DATABASE_URL"
+
+
+BROWSER_VISIBLE_VARIABLES: Final = (
+    SecretEnv.SUPABASE_URL,
+    SecretEnv.SUPABASE_ANON_KEY,
+    SecretEnv.N8N_WEBHOOK_URL,
+    SecretEnv.N8N_INSTANCE_ID,
+    SecretEnv.GOOGLE_CLIENT_ID,
+    SecretEnv.GOOGLE_API_KEY,
+    SecretEnv.BASE44_APP_ID,
+)
+"""The secret variables made for a browser: every page load hands them to anyone, so they are
+secret only so that they rotate through one flow. Database URLs, the server's Sentry DSN and the
+pager URL are not here, and neither the program nor the app routes them to the browser."""
+PLATFORM_BROWSER_KEYS: Final = (
+    "VITE_APP_VERSION",
+    "VITE_APP_ENV",
+    "VITE_LOG_ENDPOINT",
+    "VITE_METRICS_ENDPOINT",
+)
+"""Browser keys the service fills itself (release, environment, its ingestion paths)."""
+BROWSER_KEY_PATTERN: Final = r"^VITE_[A-Z0-9_]{1,64}$"
 
 
 APP_ENVIRONMENTS: Final = ("development", "staging", "production")
@@ -137,6 +188,11 @@ DATABASE_CHECK_FAILED = LogMatch(
     )
 )
 """The line the app prints for each failed database check (app/health/checks.py)."""
+
+
+CSP_VIOLATION_EVENT: Final = "csp_violation"
+CSP_VIOLATION_REPORTED = LogMatch((("event", (CSP_VIOLATION_EVENT,)),))
+"""The line the app prints for each CSP violation report (app/ingest/csp_reports.py)."""
 
 
 def backup_succeeded(command: str) -> LogMatch:

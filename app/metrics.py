@@ -55,6 +55,12 @@ DEPENDENCY_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
+CSP_VIOLATIONS = Counter(
+    "miko_csp_violations",
+    "Content-Security-Policy violation reports received, by directive (a closed list).",
+    ["directive"],
+)
+
 _request_children: dict[tuple[str, str, int], Counter] = {}
 _latency_children: dict[str, Histogram] = {}
 
@@ -78,6 +84,10 @@ def observe_dependency(dependency: str, status: str, seconds: float) -> None:
     DEPENDENCY_UP.labels(dependency).set(1 if status == "healthy" else 0)
     DEPENDENCY_CHECKS.labels(dependency, status).inc()
     DEPENDENCY_LATENCY.labels(dependency).observe(seconds)
+
+
+def observe_csp_violation(directive: str) -> None:
+    CSP_VIOLATIONS.labels(directive).inc()
 
 
 def multiprocess_enabled() -> bool:

@@ -34,7 +34,8 @@ class ErrorBody(BaseModel):
 
 
 class Accepted(BaseModel):
-    accepted: int = Field(ge=1)
+    accepted: int = Field(ge=0)
+    """Entries taken: 0 for a Reporting API batch holding no CSP violation (other types)."""
 
 
 class SchemaCollector:

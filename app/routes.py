@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from app.contract import (
+    CSP_REPORTS_PATH,
     HEALTH_APIS_PATH,
     HEALTH_DATABASE_PATH,
     HEALTH_PATH,
@@ -19,11 +20,14 @@ from app.contract import (
     METRICS_INGEST_PATH,
     METRICS_PATH,
     OPENAPI_PATH,
+    RUNTIME_CONFIG_PATH,
 )
 from app.health.checks import HealthChecks
 from app.health.endpoints import HealthEndpoints
 from app.health.models import ApisHealth, DatabaseHealth, Liveness
 from app.ingest.client_metrics import ClientMetricsFlush, ingest_metrics
+from app.ingest.csp_reports import MEDIA_TYPES as CSP_REPORT_MEDIA_TYPES
+from app.ingest.csp_reports import LegacyDocument, ReportingApiBatch, ingest_csp_reports
 from app.ingest.endpoint import IngestEndpoint
 from app.ingest.logs import ClientLogBatch, ClientLogEntry, ingest_logs
 from app.metrics import MetricsEndpoint
@@ -31,6 +35,7 @@ from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.rate_limit import FixedWindowLimiter, RateLimitMiddleware
 from app.openapi import Accepted, ErrorBody, OpenAPIEndpoint, build_document
 from app.routing import REQUEST_ID_HEADER, RETRY_AFTER_HEADER, Body, Middleware, Reply, Route
+from app.runtime_config import RuntimeConfigEndpoint
 from app.settings import Settings
 
 GET = ("GET",)
@@ -134,6 +139,30 @@ def service_routes(settings: Settings, checks: HealthChecks) -> tuple[Route, ...
             Body(ClientMetricsFlush),
             ingestion_replies(),
             middleware=around_ingestion,
+        ),
+        Route(
+            CSP_REPORTS_PATH,
+            POST,
+            IngestEndpoint(ingest_csp_reports, CSP_REPORT_MEDIA_TYPES),
+            "Content-Security-Policy violation reports (report-uri or Reporting API).",
+            Body(LegacyDocument | ReportingApiBatch, name="CspViolationReports"),
+            ingestion_replies(),
+            middleware=around_ingestion,
+        ),
+        Route(
+            RUNTIME_CONFIG_PATH,
+            GET,
+            RuntimeConfigEndpoint(settings.browser_config()),
+            "The SPA's runtime configuration, as a script setting globalThis.__MIKO_ENV__.",
+            None,
+            {
+                200: Reply(
+                    "The script (never cached).",
+                    {"type": "string"},
+                    media_type="text/javascript",
+                    headers=(),
+                )
+            },
         ),
     )
     openapi.publish(build_document(routes, settings.app_version))

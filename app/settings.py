@@ -1,7 +1,9 @@
 """The service's settings: one typed object read from the environment, behind one cached getter."""
 
+import json
 import math
 import pathlib
+import re
 from functools import lru_cache
 from typing import Annotated, Literal, Self
 
@@ -11,14 +13,19 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app import __version__
 from app.contract import (
     APP_PORT,
+    BROWSER_KEY_PATTERN,
+    BROWSER_VISIBLE_VARIABLES,
     CONTAINER_STOP_TIMEOUT_RANGE_SECONDS,
     LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS,
+    LOGS_INGEST_PATH,
+    METRICS_INGEST_PATH,
+    PLATFORM_BROWSER_KEYS,
     Env,
     SecretEnv,
     keepalive_problem,
     shutdown_problem,
 )
-from app.security_headers import origin_of
+from app.security_headers import origin_of, security_headers
 
 STATIC_DIR_DEFAULT = pathlib.Path(__file__).resolve().parent / "static"
 GOOGLE_HEALTH_URL_DEFAULT = "https://www.googleapis.com/discovery/v1/apis/calendar/v3/rest"
@@ -92,6 +99,13 @@ class Settings(BaseSettings):
     base44_app_id: str | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    browser_config_from: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    browser_config_values: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    csp_mode: Literal["enforce", "report-only"] = "enforce"
+    release_image: str | None = Field(default=None, max_length=512)
+    release_commit: str | None = Field(default=None, max_length=64)
+    asset_archive_bucket: str | None = Field(default=None, max_length=63)
+
     sentry_dsn: SecretStr | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
 
@@ -152,6 +166,39 @@ class Settings(BaseSettings):
             if origin != "*" and origin_of(origin) != origin.lower().rstrip("/"):
                 raise ValueError(f"not a bare origin (scheme://host[:port]): {origin!r}")
         return [origin.rstrip("/") for origin in origins]
+
+    @field_validator("browser_config_from", "browser_config_values", mode="before")
+    @classmethod
+    def json_object(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError:
+                raise ValueError("not a JSON object of browser key to string") from None
+        return value
+
+    @field_validator("browser_config_from", "browser_config_values")
+    @classmethod
+    def browser_keys(cls, config: dict[str, str]) -> dict[str, str]:
+        for key in config:
+            if not re.fullmatch(BROWSER_KEY_PATTERN, key):
+                raise ValueError(f"browser key {key!r} is not VITE_ and upper-case letters")
+            if key in PLATFORM_BROWSER_KEYS:
+                raise ValueError(f"browser key {key!r} is set by the service itself")
+        return config
+
+    @field_validator("browser_config_from")
+    @classmethod
+    def browser_visible_only(cls, sources: dict[str, str]) -> dict[str, str]:
+        # The program refuses such a config first; the app refuses it again, so no mistake in
+        # either can hand a database URL or the server's Sentry DSN to every visitor.
+        for key, variable in sources.items():
+            if variable not in BROWSER_VISIBLE_VARIABLES:
+                visible = ", ".join(BROWSER_VISIBLE_VARIABLES)
+                raise ValueError(
+                    f"{key} may not come from {variable}: only {visible} are made for the browser"
+                )
+        return sources
 
     @field_validator("health_db_check_interval_seconds")
     @classmethod
@@ -229,9 +276,32 @@ class Settings(BaseSettings):
         """
         return max(1, math.floor(self.rate_limit / self.web_concurrency))
 
-    @property
-    def integration_urls(self) -> list[str]:
-        return [url for url in (self.supabase_url, self.n8n_webhook_url) if url]
+    def browser_config(self) -> dict[str, str]:
+        """What the SPA's `import.meta.env.VITE_*` reads see: served at RUNTIME_CONFIG_PATH.
+
+        The routed variables (BROWSER_CONFIG_FROM) that are set, the plain values, and the keys
+        the service fills itself. Sorted, so the script and the CSP are stable.
+        """
+        config = dict(self.browser_config_values)
+        for key, variable in self.browser_config_from.items():
+            value = self._value_of(variable)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value:
+                config[key] = str(value)
+        config.update(
+            {
+                "VITE_APP_VERSION": self.app_version,
+                "VITE_APP_ENV": self.app_env,
+                "VITE_LOG_ENDPOINT": LOGS_INGEST_PATH,
+                "VITE_METRICS_ENDPOINT": METRICS_INGEST_PATH,
+            }
+        )
+        return dict(sorted(config.items()))
+
+    def security_headers(self) -> dict[str, str]:
+        """The response headers: the same function and inputs the edge's header rule uses."""
+        return security_headers(self.browser_config().values(), self.csp_mode)
 
 
 def describe_error(error: ValidationError) -> str:

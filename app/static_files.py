@@ -20,26 +20,46 @@ they are usually compressed already, so they get no gzip variant. uvicorn does n
 
 Paths resolve against the in-memory index only: nothing under the directory is opened because
 of what a request asked for, so `..`, encoded separators or absolute paths cannot reach outside.
-Symbolic links that point outside the directory, dotfiles (except `.well-known/`) and anything
-that is not a regular file are left out of the index.
+Symbolic links that point outside the directory, dotfiles (except `.well-known/`), source maps
+(`*.map` and their `.gz`/`.br` siblings: a hidden-sourcemap build still emits them, and they
+would publish the app's source) and anything that is not a regular file are left out of the
+index.
+
+`html_transform`, when given, rewrites every HTML file's bytes once at load time (the service
+adds its runtime-config script tag); the ETag, the gzip variant and the Content-Length are those
+of the transformed bytes, the build's precompressed siblings of that file are ignored (they hold
+the untransformed page), and Last-Modified is the load time when the transform changed the page.
+
+Skew protection: during a rolling deploy a tab whose HTML came from the previous release asks
+for that release's lazy chunks, and the load balancer may send the request to a new task. With
+an `archive` (app/asset_archive.py), a fingerprinted path that misses locally is looked up there
+before the 404; what it finds is served with the same `immutable` Cache-Control and the content
+type of its name (identity only: the CDN compresses for the browser). Anything else never
+reaches the archive, and a miss there stays a `no-store` 404. `fingerprinted_files()` lists what
+the archive publishes, and `build_id` names the front-end build (reported by /health).
 """
 
 import gzip
 import hashlib
+import logging
 import mimetypes
 import os
 import re
 import stat
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 import anyio
 from starlette.types import Receive, Scope, Send
 
 from app.errors import method_not_allowed, send_error
+
+logger = logging.getLogger("app.static")
 
 # Tuples, not lists: the same header sequence goes out on every request, so an outer middleware
 # that appended to it in place would corrupt every later response.
@@ -101,6 +121,9 @@ COMPRESSIBLE_TYPES = (
 )
 # Precompressed siblings a front-end build may emit, preferred over gzip when the client allows.
 SIBLING_ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+# Source maps and their precompressed siblings: never served.
+SOURCE_MAP_SUFFIXES = (".map", ".map.br", ".map.gz")
+BUILD_ID_LENGTH = 16
 
 ALLOWED_METHODS = "GET, HEAD"
 
@@ -114,6 +137,24 @@ class Variant:
     not_modified_headers: Headers
     body: bytes | None
     path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssetFile:
+    """One fingerprinted file as the asset archive stores it: its url path, type and bytes."""
+
+    url_path: str
+    content_type: str
+    body: bytes
+    last_modified: int
+
+
+class AssetArchiveLookup(Protocol):
+    """What StaticFiles asks of the asset archive (app/asset_archive.py) on a local miss."""
+
+    async def fetch(self, url_path: str) -> AssetFile | None:
+        """The archived file at a fingerprinted url path, or None; never raises."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +263,7 @@ def iter_served_files(root: Path) -> Iterator[tuple[str, Path, os.stat_result]]:
         ]
         for name in filenames:
             file_path = here / name
-            if name.startswith(".") or not is_inside(file_path, root):
+            if name.startswith(".") or is_source_map(name) or not is_inside(file_path, root):
                 continue
             status = file_path.stat()
             if not stat.S_ISREG(status.st_mode):
@@ -231,6 +272,10 @@ def iter_served_files(root: Path) -> Iterator[tuple[str, Path, os.stat_result]]:
             if "\\" in relative or not relative.isprintable():
                 continue
             yield "/" + relative, file_path, status
+
+
+def is_source_map(name: str) -> bool:
+    return name.lower().endswith(SOURCE_MAP_SUFFIXES)
 
 
 def file_digest(path: Path) -> bytes:
@@ -251,34 +296,87 @@ def is_inside(path: Path, root: Path) -> bool:
 
 
 class StaticFiles:
-    """ASGI app serving the files of `directory`, with the SPA fallback to `/index.html`."""
+    """ASGI app serving the files of `directory`, with the SPA fallback to `/index.html`.
+
+    `archive`: where a fingerprinted path that misses locally is looked up before the 404.
+    `html_transform`: applied to every HTML file's bytes at load time.
+    """
 
     def __init__(
-        self, directory: Path, *, memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES
+        self,
+        directory: Path,
+        *,
+        memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
+        archive: AssetArchiveLookup | None = None,
+        html_transform: Callable[[bytes], bytes] | None = None,
     ) -> None:
         root = Path(directory).resolve(strict=True)
         if not root.is_dir():
             raise NotADirectoryError(f"static directory is not a directory: {root}")
         self.memory_limit_bytes = memory_limit_bytes
+        self.archive = archive
+        self.html_transform = html_transform
         self.resources: dict[str, Resource] = {}
+        # Digest of each file's bytes as the build wrote them (before any transform).
+        self._build_digests: dict[str, bytes] = {}
         for url_path, file_path, status in iter_served_files(root):
-            self.resources[url_path] = self._load(url_path, file_path, status)
+            resource, digest = self._load(url_path, file_path, status)
+            self.resources[url_path] = resource
+            self._build_digests[url_path] = digest
         for url_path in [path for path in self.resources if path.endswith("/index.html")]:
             self.resources[url_path.removesuffix("index.html")] = self.resources[url_path]
         self.fallback = self.resources.get("/index.html")
+        self._build_id = build_id_of(self._build_digests)
 
-    def _load(self, url_path: str, file_path: Path, status: os.stat_result) -> Resource:
+    @property
+    def build_id(self) -> str:
+        """A short digest of the served files' url paths and build bytes: the front-end build.
+
+        Stable across processes, tasks and stacks for the same build (the HTML transform is
+        left out, so a different runtime configuration does not change it), different as soon
+        as any served file is added, removed, renamed or changed.
+        """
+        return self._build_id
+
+    def fingerprinted_files(self) -> Iterator[AssetFile]:
+        """The release's fingerprinted files, as the asset archive publishes them.
+
+        Files held in memory are yielded without a copy; larger ones are read from disk here.
+        """
+        for url_path in sorted(self._build_digests):
+            if not FINGERPRINTED.match(url_path):
+                continue
+            resource = self.resources[url_path]
+            identity = resource.identity
+            body = identity.body
+            if body is None:
+                assert identity.path is not None
+                body = identity.path.read_bytes()
+            yield AssetFile(url_path, content_type_of(url_path), body, resource.last_modified)
+
+    def _load(
+        self, url_path: str, file_path: Path, status: os.stat_result
+    ) -> tuple[Resource, bytes]:
+        """The file's resource and the digest of its bytes as the build wrote them."""
         content_type = content_type_of(url_path)
         last_modified = int(status.st_mtime)
         cache_control = cache_control_of(url_path, content_type).encode()
-        if status.st_size > self.memory_limit_bytes:
+        transform = self.html_transform if content_type.startswith("text/html") else None
+        if status.st_size > self.memory_limit_bytes and transform is None:
             shared = FileHeaders(content_type.encode(), last_modified, cache_control, vary=False)
-            etag = entity_tag(file_digest(file_path), None)
+            digest = file_digest(file_path)
+            etag = entity_tag(digest, None)
             streamed = shared.variant(etag, status.st_size, None, body=None, path=file_path)
-            return Resource(streamed, (), last_modified)
-        body = file_path.read_bytes()
+            return Resource(streamed, (), last_modified), digest
+        built = file_path.read_bytes()
+        build_digest = hashlib.blake2b(built, digest_size=16).digest()
+        body = built if transform is None else transform(built)
+        if body != built:
+            # The page is what this process made of the file: it was modified at load time.
+            last_modified = max(last_modified, int(time.time()))
         digest = hashlib.blake2b(body, digest_size=16).digest()
-        encodings = self._encodings(file_path, body, content_type)
+        # The build's precompressed siblings hold the untransformed page: not for a transformed one.
+        encodings = self._encodings(file_path, body, content_type, siblings=transform is None)
         shared = FileHeaders(content_type.encode(), last_modified, cache_control, bool(encodings))
         identity = shared.variant(entity_tag(digest, None), len(body), None, body=body, path=None)
         encoded = tuple(
@@ -288,15 +386,17 @@ class StaticFiles:
             )
             for coding, data in encodings
         )
-        return Resource(identity, encoded, last_modified)
+        return Resource(identity, encoded, last_modified), build_digest
 
     @staticmethod
-    def _encodings(file_path: Path, body: bytes, content_type: str) -> list[tuple[str, bytes]]:
+    def _encodings(
+        file_path: Path, body: bytes, content_type: str, *, siblings: bool = True
+    ) -> list[tuple[str, bytes]]:
         """(coding, body) pairs smaller than the original, best coding first."""
         if len(body) < MIN_COMPRESS_BYTES:
             return []
         found: dict[str, bytes] = {}
-        for coding, suffix in SIBLING_ENCODINGS:
+        for coding, suffix in SIBLING_ENCODINGS if siblings else ():
             sibling = file_path.with_name(file_path.name + suffix)
             if sibling.is_file() and not sibling.is_symlink():
                 found[coding] = sibling.read_bytes()
@@ -314,7 +414,10 @@ class StaticFiles:
         if scope["method"] not in ("GET", "HEAD"):
             await method_not_allowed(scope, send, ALLOWED_METHODS)
             return
-        resource = self.lookup(scope["path"])
+        path = scope["path"]
+        resource = self.lookup(path)
+        if resource is None and self.archive is not None and FINGERPRINTED.match(path):
+            resource = await self._from_archive(self.archive, path)
         if resource is None:
             await send_error(scope, send, 404, "not_found", "no file at this path")
             return
@@ -353,6 +456,42 @@ class StaticFiles:
         if not is_spa_route(path):
             return None
         return self.fallback
+
+    @staticmethod
+    async def _from_archive(archive: AssetArchiveLookup, path: str) -> Resource | None:
+        """An earlier release's file from the archive, served like a local one (identity only)."""
+        try:
+            found = await archive.fetch(path)
+        except Exception as error:  # the archive must never turn a miss into a 500
+            logger.warning(
+                "asset archive lookup failed",
+                extra={"fields": {"event": "asset_archive", "error": type(error).__name__}},
+            )
+            return None
+        if found is None or found.url_path != path:
+            return None
+        content_type = content_type_of(path)
+        shared = FileHeaders(
+            content_type.encode(),
+            found.last_modified,
+            cache_control_of(path, content_type).encode(),
+            vary=False,
+        )
+        digest = hashlib.blake2b(found.body, digest_size=16).digest()
+        identity = shared.variant(
+            entity_tag(digest, None), len(found.body), None, body=found.body, path=None
+        )
+        return Resource(identity, (), found.last_modified)
+
+
+def build_id_of(digests: dict[str, bytes]) -> str:
+    """A short digest over (url path, content digest) pairs, independent of their order."""
+    combined = hashlib.blake2b(digest_size=16)
+    for url_path in sorted(digests):
+        combined.update(url_path.encode("utf-8", "surrogateescape"))
+        combined.update(b"\0")
+        combined.update(digests[url_path])
+    return combined.hexdigest()[:BUILD_ID_LENGTH]
 
 
 def is_spa_route(path: str) -> bool:

@@ -251,8 +251,10 @@ def nginx_header_lines(cache_control: str) -> str:
     """`add_header` lines for one location: nginx drops server-level add_header in a location
     that has its own, so every location repeats the whole set."""
     headers = {**security_headers(()), "Cache-Control": cache_control}
+    # Inside nginx's double-quoted strings a double quote (Reporting-Endpoints) is escaped.
     return "\n".join(
-        f'            add_header {name} "{value}" always;' for name, value in headers.items()
+        f'            add_header {name} "{value.replace(chr(34), chr(92) + chr(34))}" always;'
+        for name, value in headers.items()
     )
 
 

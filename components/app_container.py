@@ -4,11 +4,14 @@ Pure functions over plain values, called inside `Output.apply` and tested withou
 environment is the only place the infrastructure tells the app its port, proxies and timeouts.
 """
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from app.contract import APP_PORT, HEALTH_PATH, Env
 from components.containers import hardened_container, serialise
-from config.sections import ServiceSettings, TimingSettings
+from config.secrets import VARIABLE_OF_SECRET_KEY
+from config.sections import FrontendSettings, ServiceSettings, TimingSettings
 
 CONTAINER_NAME = "app"
 HEALTH_COMMAND = (
@@ -54,8 +57,37 @@ def container_definitions(
     return serialise([container])
 
 
+@dataclass(frozen=True)
+class Release:
+    """What the task runs, as the app reports it in /health."""
+
+    version: str
+    image: str
+    """The image by digest."""
+
+
+def browser_environment(frontend: FrontendSettings) -> dict[str, str]:
+    """The SPA's runtime configuration as the app reads it: which container variables (never
+    their values) and which plain values reach the browser, and the CSP mode."""
+    routed = {
+        browser_key: VARIABLE_OF_SECRET_KEY[secret_key]
+        for browser_key, secret_key in frontend.browser_secrets.items()
+    }
+    return {
+        Env.BROWSER_CONFIG_FROM: json.dumps(routed, sort_keys=True),
+        Env.BROWSER_CONFIG_VALUES: json.dumps(frontend.browser_values, sort_keys=True),
+        Env.CSP_MODE: frontend.csp_mode,
+    }
+
+
 def app_environment(
-    environment: str, version: str, settings: ServiceSettings, timings: TimingSettings
+    environment: str,
+    release: Release,
+    *,
+    settings: ServiceSettings,
+    timings: TimingSettings,
+    frontend: FrontendSettings,
+    asset_archive_bucket: str,
 ) -> dict[str, str]:
     """The app container's plain environment: the only place it is assembled.
 
@@ -63,8 +95,11 @@ def app_environment(
     checks its own keep-alive and shutdown grace against the values of the stack it runs in.
     """
     return {
+        **browser_environment(frontend),
+        Env.RELEASE_IMAGE: release.image,
+        Env.ASSET_ARCHIVE_BUCKET: asset_archive_bucket,
         Env.APP_ENV: environment,
-        Env.APP_VERSION: version,
+        Env.APP_VERSION: release.version,
         Env.ALLOWED_ORIGINS: ",".join(settings.allowed_origins),
         Env.HOST: "0.0.0.0",  # noqa: S104 - inside the task's network namespace
         Env.PORT: str(APP_PORT),

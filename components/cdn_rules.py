@@ -7,15 +7,16 @@ expressions with the policy pack's Rules-language evaluator.
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from app.contract import API_PREFIX, HEALTH_PATH
+from app.contract import API_PREFIX, ASSETS_PREFIX, HEALTH_PATH, RUNTIME_CONFIG_PATH
 
-ONE_YEAR_SECONDS = 31_536_000
-
-# Vite writes only content-hashed files (`[name]-[hash].[ext]`) under /assets/, so the path prefix
-# plus a static-file extension is what marks a fingerprinted asset. A regex on the hash would need
-# the `matches` operator, which Cloudflare reserves for Business and Enterprise plans:
-# https://developers.cloudflare.com/ruleset-engine/rules-language/operators/#comparison-operators
-FINGERPRINTED_ASSET_EXTENSIONS = (
+# The app decides which files under /assets/ are fingerprinted (app/static_files.py: Vite's
+# `[name]-[hash]` names get a year, `immutable`; anything else an hour; a missing file `no-store`),
+# and the edge follows its Cache-Control instead of deciding again: a regex on the hash would need
+# the `matches` operator, which Cloudflare reserves for Business and Enterprise plans
+# (https://developers.cloudflare.com/ruleset-engine/rules-language/operators/#comparison-operators),
+# and a prefix rule with its own TTL gave an unhashed file a year. So an asset missing on one task
+# during a rolling deploy is never kept at the edge.
+STATIC_ASSET_EXTENSIONS = (
     "avif",
     "css",
     "gif",
@@ -36,19 +37,20 @@ API_PATHS = (
     f' or starts_with(http.request.uri.path, "{API_PREFIX}/")'
 )
 HEALTH_PATHS = f'starts_with(http.request.uri.path, "{HEALTH_PATH}")'
+RUNTIME_CONFIG = f'http.request.uri.path eq "{RUNTIME_CONFIG_PATH}"'
 # Caching rules exclude the never-cached paths themselves, so that no ordering or later edit of
 # the bypass rules can let an API or health response be cached.
-NEVER_CACHED_EXCLUSION = f"not ({API_PATHS}) and not {HEALTH_PATHS}"
+NEVER_CACHED_EXCLUSION = f"not ({API_PATHS}) and not {HEALTH_PATHS} and not {RUNTIME_CONFIG}"
 
 # Cloudflare requires cf.colo.id among the counting characteristics of every rate-limiting rule:
 # https://developers.cloudflare.com/waf/rate-limiting-rules/parameters/#with-the-same-characteristics
 RATE_LIMIT_CHARACTERISTICS = ("ip.src", "cf.colo.id")
 
 
-def _fingerprinted_assets_expression() -> str:
-    extensions = " ".join(f'"{extension}"' for extension in FINGERPRINTED_ASSET_EXTENSIONS)
+def _static_assets_expression() -> str:
+    extensions = " ".join(f'"{extension}"' for extension in STATIC_ASSET_EXTENSIONS)
     return (
-        'starts_with(http.request.uri.path, "/assets/")'
+        f'starts_with(http.request.uri.path, "{ASSETS_PREFIX}")'
         f" and http.request.uri.path.extension in {{{extensions}}}"
         f" and {NEVER_CACHED_EXCLUSION}"
     )
@@ -72,14 +74,15 @@ def cache_rules() -> list[cloudflare.RulesetRuleArgsDict]:
     """
     return [
         {
-            "ref": "cache_fingerprinted_assets",
-            "description": "Fingerprinted assets: cached a year at the edge and in browsers",
-            "expression": _fingerprinted_assets_expression(),
+            "ref": "cache_static_assets",
+            "description": "Build assets: cached as the app says (a year only if hashed)",
+            "expression": _static_assets_expression(),
             "action": "set_cache_settings",
             "action_parameters": {
                 "cache": True,
-                "edge_ttl": {"mode": "override_origin", "default": ONE_YEAR_SECONDS},
-                "browser_ttl": {"mode": "override_origin", "default": ONE_YEAR_SECONDS},
+                "edge_ttl": {"mode": "respect_origin"},
+                "browser_ttl": {"mode": "respect_origin"},
+                "origin_cache_control": True,
             },
         },
         {
@@ -108,6 +111,13 @@ def cache_rules() -> list[cloudflare.RulesetRuleArgsDict]:
             "ref": "never_cache_health",
             "description": "Health checks always reach the origin",
             "expression": HEALTH_PATHS,
+            "action": "set_cache_settings",
+            "action_parameters": {"cache": False},
+        },
+        {
+            "ref": "never_cache_runtime_config",
+            "description": "SPA runtime configuration: a rotated value shows on the next load",
+            "expression": RUNTIME_CONFIG,
             "action": "set_cache_settings",
             "action_parameters": {"cache": False},
         },

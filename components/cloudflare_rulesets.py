@@ -17,7 +17,7 @@ def zone_phase_ruleset(
     phase: str,
     name: str,
     description: str,
-    rules: Sequence[cloudflare.RulesetRuleArgsDict],
+    rules: pulumi.Input[Sequence[cloudflare.RulesetRuleArgsDict]],
     opts: pulumi.ResourceOptions,
 ) -> cloudflare.Ruleset:
     """The zone's entry-point ruleset of `phase`, with every rule of that phase."""
@@ -28,6 +28,6 @@ def zone_phase_ruleset(
         phase=phase,
         name=name,
         description=description,
-        rules=list(rules),
+        rules=rules,
         opts=opts,
     )

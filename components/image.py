@@ -1,13 +1,23 @@
-"""The service image: an ECR repository and the `app/` image built and pushed by pulumi-docker.
+"""The service image: built here once, or promoted from the stack that built it, or pinned.
 
-Tags are immutable, so each build gets a tag derived from the build context's content: an
-unchanged `app/` keeps its tag (no push, no diff) and a changed one gets a new tag. The service
-runs the pushed image by its repo digest (`repo@sha256:...`), so the task definition changes
-exactly when the image does.
+- **Built** (staging): an ECR repository, and the image built and pushed by pulumi-docker from
+  the project (context `.`, app/Dockerfile): the service, and the front end from
+  `frontendSource` (built in a Node stage: npm ci and its build script) or the bundled
+  placeholder. Tags are immutable, so the tag is derived from the build's inputs: the release
+  version, the last commit that touched them and a digest of their content. An unchanged build
+  keeps its tag (no push, no diff); a changed one gets a new tag.
+- **Promoted** (prod, `imagePromoteFrom`): the `image_ref` the named stack exports, i.e. the
+  digest that stack ran and passed. Nothing is built or pushed on the way to prod.
+- **Pinned** (`imageRef`): that digest; this is the rollback (README, "Rolling back").
+The service runs the image by its repo digest (`repo@sha256:...`), so the task definition
+changes exactly when the image does, and the execution role may pull from the repository the
+digest names (derived from it).
 """
 
 import hashlib
 import json
+import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,37 +28,92 @@ import pulumi_docker as docker
 from config.sections import ImageSettings
 
 PLATFORM = "linux/amd64"
-# Build-context entries that do not reach the image (see app/.dockerignore) or that local runs
-# create, so they must not change the content tag.
-IGNORED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "tests"})
+CONTEXT = "."
+DOCKERFILE = "app/Dockerfile"
+SERVICE_DIR = "app"
+# Build-context entries that do not reach the image (see app/Dockerfile.dockerignore) or that
+# local runs create, so they must not change the content tag.
+IGNORED_PARTS = frozenset(
+    {
+        "__pycache__",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+        "tests",
+        "node_modules",
+        "dist",
+        ".git",
+    }
+)
 IGNORED_SUFFIXES = (".pyc", ".pyo", ".md")
+ECR_REFERENCE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
+    r"(?P<repository>[a-z0-9._/-]+)@sha256:[0-9a-f]{64}$"
+)
+IMAGE_REF_OUTPUT = "image_ref"
+RELEASE_COMMIT_OUTPUT = "release_commit"
+"""The stack outputs a promoting stack reads (exported by __main__.py)."""
 
 
 @dataclass
 class AppImageArgs:
     repository_name: str
-    context: str
-    """Build context directory, relative to the project (`./app`)."""
     version: str
     settings: ImageSettings
+    frontend_source: str
+    """Path inside the project to the SPA's source or dist; empty for the placeholder."""
     kms_key_arn: pulumi.Input[str]
     """The stack's key: it encrypts the repository's images."""
+    project_dir: Path
+    """The build context (the project); frontend_source is relative to it."""
 
 
-def context_digest(context: Path) -> str:
-    """SHA-256 over the build context's relevant files (paths and bytes), in sorted order."""
+def context_digest(*roots: Path) -> str:
+    """SHA-256 over the build inputs' relevant files (paths and bytes), in sorted order."""
     digest = hashlib.sha256()
-    for path in sorted(context.rglob("*")):
-        relative = path.relative_to(context)
-        if (
-            not path.is_file()
-            or IGNORED_PARTS.intersection(relative.parts)
-            or path.name.endswith(IGNORED_SUFFIXES)
-        ):
-            continue
-        digest.update(relative.as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            relative = path.relative_to(root.parent)
+            if (
+                not path.is_file()
+                or IGNORED_PARTS.intersection(path.relative_to(root).parts)
+                or path.name.endswith(IGNORED_SUFFIXES)
+            ):
+                continue
+            digest.update(relative.as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+def last_commit(project_dir: Path, *paths: str) -> str:
+    """The last git commit that touched `paths` (the build's inputs), or `unknown` outside git."""
+    try:
+        found = subprocess.run(
+            ["git", "log", "-1", "--format=%H", "--", *paths],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return found or "unknown"
+
+
+def repository_arn_of(image_ref: str) -> str:
+    """The ECR repository ARN an image reference by digest names; ValueError for another kind."""
+    match = ECR_REFERENCE.fullmatch(image_ref)
+    if match is None:
+        raise ValueError(f"not an ECR image by digest: {image_ref!r}")
+    return f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+
+
+def promoted_stack_name(stack: str) -> str:
+    """`staging` -> `<organization>/<project>/staging`; a qualified name stays as it is."""
+    if "/" in stack:
+        return stack
+    return f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}"
 
 
 def lifecycle_policy(untagged_expiry_days: int) -> str:
@@ -74,20 +139,49 @@ def lifecycle_policy(untagged_expiry_days: int) -> str:
 
 
 class AppImage(pulumi.ComponentResource):
-    repository_url: pulumi.Output[str]
-    repository_arn: pulumi.Output[str]
     image_ref: pulumi.Output[str]
-    """The pushed image by digest (`<repository>@sha256:...`), never a mutable tag."""
-    tag: str
-    """The content-derived tag the image was pushed under."""
+    """The image by digest (`<repository>@sha256:...`), never a mutable tag."""
+    repository_arn: pulumi.Output[str]
+    """The repository holding it: the execution roles may pull from it."""
+    source: str
+    """How this stack gets its image, for the plan: built, promoted from S, or pinned."""
+    commit: pulumi.Output[str]
+    """The last commit that touched the build's inputs: this stack's, the promoted stack's, or
+    empty for a pinned image."""
 
     def __init__(
         self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("miko:image:AppImage", name, None, opts)
+        self._name = name
+        self._args = args
+        self.commit = pulumi.Output.from_input("")
+        if args.settings.ref:
+            self.source = "pinned (imageRef)"
+            self.image_ref = pulumi.Output.from_input(args.settings.ref)
+        elif args.settings.promote_from:
+            self.source = f"promoted from stack {args.settings.promote_from}"
+            self.image_ref = self._promoted(args.settings.promote_from)
+        else:
+            self.source = "built here"
+            self.image_ref = self._built()
+        self.repository_arn = self.image_ref.apply(repository_arn_of)
+        self.register_outputs({"image_ref": self.image_ref, "repository_arn": self.repository_arn})
+
+    def _promoted(self, stack: str) -> pulumi.Output[str]:
+        reference = pulumi.StackReference(
+            f"{self._name}-promoted-from",
+            stack_name=promoted_stack_name(stack),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.commit = reference.get_output(RELEASE_COMMIT_OUTPUT).apply(lambda found: found or "")
+        return reference.require_output(IMAGE_REF_OUTPUT).apply(str)
+
+    def _built(self) -> pulumi.Output[str]:
+        args = self._args
         child = pulumi.ResourceOptions(parent=self)
         repository = aws.ecr.Repository(
-            f"{name}-repository",
+            f"{self._name}-repository",
             name=args.repository_name,
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
@@ -101,20 +195,27 @@ class AppImage(pulumi.ComponentResource):
             opts=child,
         )
         aws.ecr.LifecyclePolicy(
-            f"{name}-lifecycle",
+            f"{self._name}-lifecycle",
             repository=repository.name,
             policy=lifecycle_policy(args.settings.untagged_image_expiry_days),
             opts=child,
         )
-        self.tag = f"{args.version}-{context_digest(Path(args.context))[:12]}"
+        inputs = [SERVICE_DIR, *([args.frontend_source] if args.frontend_source else [])]
+        commit = last_commit(args.project_dir, *inputs)
+        self.commit = pulumi.Output.from_input(commit)
+        content = context_digest(*(args.project_dir / path for path in inputs))
+        tag = f"{args.version}-{commit[:12]}-{content[:12]}"
         token = aws.ecr.get_authorization_token_output(
             registry_id=repository.registry_id, opts=pulumi.InvokeOptions(parent=self)
         )
         image = docker.Image(
-            f"{name}-image",
-            image_name=repository.repository_url.apply(lambda url: f"{url}:{self.tag}"),
+            f"{self._name}-image",
+            image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
             build=docker.DockerBuildArgs(
-                context=args.context, dockerfile=f"{args.context}/Dockerfile", platform=PLATFORM
+                context=CONTEXT,
+                dockerfile=DOCKERFILE,
+                platform=PLATFORM,
+                args={"FRONTEND_SOURCE": args.frontend_source, "RELEASE_COMMIT": commit},
             ),
             # CI previews build the image too, so a broken Dockerfile fails the pull request.
             build_on_preview=args.settings.build_on_preview,
@@ -125,13 +226,4 @@ class AppImage(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.repository_url = repository.repository_url
-        self.repository_arn = repository.arn
-        self.image_ref = image.repo_digest
-        self.register_outputs(
-            {
-                "repository_url": self.repository_url,
-                "repository_arn": self.repository_arn,
-                "image_ref": self.image_ref,
-            }
-        )
+        return image.repo_digest

@@ -7,6 +7,7 @@ secret version starts one. Autoscaling (service_autoscaling.py) owns the desired
 CPU and requests per target; the container and its environment are built in app_container.py.
 """
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -14,12 +15,18 @@ import pulumi
 import pulumi_aws as aws
 
 from app.contract import APP_PORT
-from components.app_container import CONTAINER_NAME, app_environment, container_definitions
+from components.app_container import (
+    CONTAINER_NAME,
+    Release,
+    app_environment,
+    container_definitions,
+)
+from components.asset_archive import task_access_statements
 from components.containers import ECS_TASKS_SERVICE, execution_policy, fargate_task_definition
 from components.iam_roles import service_role
 from components.secrets_store import SecretScope
 from components.service_autoscaling import create_autoscaling
-from config.sections import ServiceSettings, TimingSettings
+from config.sections import FrontendSettings, ServiceSettings, TimingSettings
 
 
 @dataclass
@@ -46,6 +53,11 @@ class AppServiceArgs:
     """Sizes, scaling targets, log retention and the app's own settings from stack config."""
     timings: TimingSettings
     """Keep-alive, idle and stop timeouts: the app gets the infrastructure's values too."""
+    frontend: FrontendSettings
+    """The SPA's runtime configuration routes and CSP mode, passed to the app."""
+    asset_archive_bucket_name: pulumi.Input[str]
+    asset_archive_bucket_arn: pulumi.Input[str]
+    """Earlier releases' assets (skew protection): the task reads and writes its `assets/`."""
     rollback_alarm_names: Sequence[str]
 
 
@@ -166,12 +178,18 @@ class AppService(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        # The app calls no AWS API: its task role has no permissions at all.
+        # The app's one AWS API: the asset archive (publish this release's assets, read earlier
+        # releases' ones), limited to its `assets/` prefix.
         task = service_role(
             f"{self._name}-task",
             service=ECS_TASKS_SERVICE,
-            description="Identity of the app's containers (no AWS permissions)",
-            policy=None,
+            description="Identity of the app's containers (the asset archive only)",
+            policy=pulumi.Output.all(args.asset_archive_bucket_arn, args.kms_key_arn).apply(
+                lambda arns: json.dumps(
+                    {"Version": "2012-10-17", "Statement": task_access_statements(*arns)},
+                    sort_keys=True,
+                )
+            ),
             opts=self._child,
         )
         return execution, task
@@ -180,12 +198,20 @@ class AppService(pulumi.ComponentResource):
         args = self._args
         execution, task = self._create_roles(log_group)
         definitions = pulumi.Output.all(
-            args.image_ref, args.secrets.container_secrets, log_group.name
+            args.image_ref,
+            args.secrets.container_secrets,
+            log_group.name,
+            args.asset_archive_bucket_name,
         ).apply(
             lambda values: container_definitions(
                 image=values[0],
                 environment=app_environment(
-                    args.environment, args.version, args.settings, args.timings
+                    args.environment,
+                    Release(args.version, values[0]),
+                    settings=args.settings,
+                    timings=args.timings,
+                    frontend=args.frontend,
+                    asset_archive_bucket=values[3],
                 ),
                 secrets=values[1],
                 log_group=values[2],

@@ -15,6 +15,7 @@ from app.contract import (
     APP_METRICS_NAMESPACE,
     BOOKING_FAILED_METRIC,
     CLIENT_METRICS_NAMESPACE,
+    CSP_VIOLATION_REPORTED,
     DATABASE_CHECK_FAILED,
     ENVIRONMENT_DIMENSION,
     HEALTH_PATH,
@@ -59,6 +60,7 @@ TARGETS = Panel("Targets behind the load balancer")
 ECS_SERVICE = Panel("ECS service CPU and memory", unit="%")
 DATABASE = Panel("Database health check failures")
 BOOKINGS = Panel("Appointment bookings that failed in browsers")
+CSP_REPORTS = Panel("Content-Security-Policy violations reported by browsers")
 EXTERNAL_CHECK = Panel(f"External {HEALTH_PATH} check (Route 53, 1 = healthy)")
 
 # Requests the load balancer answers itself with a 5xx (no healthy target) are not in
@@ -179,6 +181,19 @@ SIGNALS: tuple[Signal, ...] = (
         comparison="GreaterThanOrEqualToThreshold",
         evaluation_periods=1,
         description="Browsers report failed appointment bookings",
+    ),
+    Signal(
+        "csp-violations",
+        CSP_REPORTS,
+        Metric(APP_METRICS_NAMESPACE, "csp-violations", _stack_wide, "Sum", per_stack=True),
+        severity="warning",
+        threshold="csp_violations_per_period",
+        comparison="GreaterThanOrEqualToThreshold",
+        evaluation_periods=1,
+        # A spike after a deploy means the policy blocks something the SPA needs (or an
+        # injection attempt): worked on in office hours, like failed bookings.
+        description="Browsers report {threshold}+ Content-Security-Policy violations a minute",
+        log_filter=CSP_VIOLATION_REPORTED,
     ),
     Signal(
         "external-health-check",

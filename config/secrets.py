@@ -7,7 +7,7 @@ those of the Secrets Manager secrets also reach their `rotated-on` tag.
 
 from collections.abc import Mapping
 
-from app.contract import SecretEnv
+from app.contract import BROWSER_VISIBLE_VARIABLES, SecretEnv
 
 # Secrets Manager secret -> {container variable (the secret's JSON key): secret config key}.
 INTEGRATION_SECRETS: Mapping[str, Mapping[str, str]] = {
@@ -38,3 +38,12 @@ SECRET_KEYS: tuple[str, ...] = (
 )
 ROTATED_ON_SUFFIX = "RotatedOn"
 ROTATED_ON_KEYS: tuple[str, ...] = tuple(f"{key}{ROTATED_ON_SUFFIX}" for key in SECRET_KEYS)
+
+VARIABLE_OF_SECRET_KEY: Mapping[str, str] = {
+    key: variable for keys in INTEGRATION_SECRETS.values() for variable, key in keys.items()
+}
+"""Secret config key -> the container variable it reaches."""
+BROWSER_VISIBLE_SECRET_KEYS: tuple[str, ...] = tuple(
+    key for key, variable in VARIABLE_OF_SECRET_KEY.items() if variable in BROWSER_VISIBLE_VARIABLES
+)
+"""The secret config keys `browserSecrets` may route to the browser (app.contract decides)."""

@@ -26,9 +26,12 @@ from pydantic import (
 )
 
 from app.contract import (
+    BROWSER_KEY_PATTERN,
     CONTAINER_STOP_TIMEOUT_RANGE_SECONDS,
+    CSP_MODES,
     DEPLOYED_ENVIRONMENTS,
     LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS,
+    PLATFORM_BROWSER_KEYS,
     keepalive_problem,
     shutdown_problem,
 )
@@ -37,12 +40,17 @@ from config.catalogues import (
     LOG_RETENTION_DAYS,
     MIN_VAULT_LOCK_COOLING_OFF_DAYS,
 )
+from config.secrets import BROWSER_VISIBLE_SECRET_KEYS
 
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 TAG_VALUE = re.compile(r"^[\w .:/=+@-]{1,256}$")
 HTTPS_ORIGIN = re.compile(r"^https://[a-z0-9.-]+(:\d+)?$")
 AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+ECR_IMAGE_BY_DIGEST = re.compile(
+    r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$"
+)
+STACK_NAME = re.compile(r"^([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
 SCHEDULE_EXPRESSION = re.compile(r"^(cron|rate)\(.+\)$")
 
 
@@ -68,6 +76,16 @@ def _json_list(value: object) -> object:
             return json.loads(value)
         except json.JSONDecodeError:
             raise ValueError(f"expected a list of strings, got {value!r}") from None
+    return value
+
+
+def _json_object(value: object) -> object:
+    """Objects reach the program as JSON text, as the CLI passes them."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(f"expected an object of strings, got {value!r}") from None
     return value
 
 
@@ -115,6 +133,7 @@ def _cidrs(cidrs: tuple[str, ...]) -> tuple[str, ...]:
 
 ConfigBool = Annotated[bool, BeforeValidator(_strict_bool)]
 StringList = Annotated[tuple[str, ...], BeforeValidator(_json_list)]
+StringMap = Annotated[dict[str, str], BeforeValidator(_json_object)]
 RetentionDays = Annotated[int, Field(ge=1, le=3653)]
 
 
@@ -180,9 +199,96 @@ class NetworkSettings(Section):
 
 
 class ImageSettings(Section):
+    """Where the image comes from: built here, promoted from another stack, or pinned."""
+
     model_config = section_config("image")
     build_on_preview: ConfigBool
     untagged_image_expiry_days: int = Field(ge=1, le=365, alias="untaggedImageExpiryDays")
+    ref: str = Field(alias="imageRef")
+    """An ECR image by digest to run instead (rollback, pin); empty: promote or build."""
+    promote_from: str
+    """A stack whose exported image_ref this stack runs, never rebuilding; empty: build here."""
+
+    @field_validator("ref")
+    @classmethod
+    def _ecr_digest(cls, ref: str) -> str:
+        if ref and not ECR_IMAGE_BY_DIGEST.fullmatch(ref):
+            raise ValueError(
+                f"{ref!r} is not an ECR image by digest "
+                "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>)"
+            )
+        return ref
+
+    @field_validator("promote_from")
+    @classmethod
+    def _stack_name(cls, stack: str) -> str:
+        if stack and not STACK_NAME.fullmatch(stack):
+            raise ValueError(f"{stack!r} is not a stack name ([org/project/]stack)")
+        return stack
+
+    @property
+    def builds(self) -> bool:
+        """Whether this stack builds the image (neither pinned nor promoted)."""
+        return not self.ref and not self.promote_from
+
+
+class FrontendSettings(Section):
+    """The single-page app: where it comes from, what the browser is told, how it is guarded."""
+
+    source: str = Field(alias="frontendSource")
+    """Path (inside the project) to the SPA's source or a prebuilt dist; empty: placeholder."""
+    browser_secrets: StringMap
+    """Browser key (VITE_*) -> secret config key whose value the browser gets at run time."""
+    browser_values: StringMap
+    """Browser key (VITE_*) -> plain value (feature flags, public identifiers)."""
+    csp_mode: str
+    asset_retention_hours: int = Field(ge=24, le=8760)
+    """How long a release's fingerprinted assets stay loadable after it is replaced."""
+
+    @field_validator("source")
+    @classmethod
+    def _relative_path(cls, source: str) -> str:
+        if source and (source.startswith("/") or ".." in source.split("/")):
+            raise ValueError(
+                f"{source!r} must be a path inside the project (the image's build context)"
+            )
+        return source
+
+    @field_validator("browser_secrets", "browser_values")
+    @classmethod
+    def _browser_keys(cls, config: dict[str, str]) -> dict[str, str]:
+        for key in config:
+            if not re.fullmatch(BROWSER_KEY_PATTERN, key):
+                raise ValueError(f"{key!r} is not a browser key (VITE_ and A-Z, 0-9, _)")
+            if key in PLATFORM_BROWSER_KEYS:
+                raise ValueError(f"{key} is set by the service itself")
+        return config
+
+    @field_validator("browser_secrets")
+    @classmethod
+    def _browser_visible(cls, routes: dict[str, str]) -> dict[str, str]:
+        for browser_key, secret_key in routes.items():
+            if secret_key not in BROWSER_VISIBLE_SECRET_KEYS:
+                raise ValueError(
+                    f"{browser_key}: {secret_key!r} is not a browser-visible secret; only "
+                    f"{', '.join(BROWSER_VISIBLE_SECRET_KEYS)} may reach the browser"
+                )
+        return routes
+
+    @field_validator("browser_values")
+    @classmethod
+    def _not_routed_twice(cls, values: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        both = sorted(set(values) & set(info.data.get("browser_secrets") or {}))
+        if both:
+            raise ValueError(f"{', '.join(both)} also in browserSecrets: set each key once")
+        return values
+
+    @field_validator("csp_mode")
+    @classmethod
+    def _csp_mode(cls, mode: str) -> str:
+        if mode not in CSP_MODES:
+            raise ValueError(f"{mode!r} is not one of {', '.join(CSP_MODES)}")
+        return mode
 
 
 class ServiceSettings(Section):
@@ -297,6 +403,7 @@ class AlarmSettings(Section):
     ecs_memory_high_percent: int = Field(ge=1, le=100)
     database_failures_per_period: int = Field(ge=1, le=1000)
     booking_failures_per_period: int = Field(ge=1, le=1000)
+    csp_violations_per_period: int = Field(ge=1, le=1_000_000)
     evaluation_periods: int = Field(ge=1, le=60, alias="alarmEvaluationPeriods")
     availability_evaluation_periods: int = Field(ge=1, le=60)
 
@@ -334,7 +441,6 @@ class EdgeSettings(Section):
     api_rate_limit_requests: int = Field(ge=1, le=1_000_000)
     api_rate_limit_period_seconds: int = Field(ge=10, le=3600)
     api_rate_limit_block_seconds: int = Field(ge=10, le=86400)
-    connect_origins: StringList
 
     @field_validator("zone_name", "site_domain")
     @classmethod
@@ -350,11 +456,6 @@ class EdgeSettings(Section):
         if zone is not None and not f".{domain}".endswith(f".{zone}"):
             raise ValueError(f"{domain!r} is not inside zone {zone!r}")
         return domain
-
-    @field_validator("connect_origins")
-    @classmethod
-    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
-        return _https_origins(origins)
 
 
 class BackupSettings(Section):

@@ -9,6 +9,7 @@ only reads and checks. All problems, each naming its key, are raised together as
 import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
@@ -19,6 +20,7 @@ from config.sections import (
     AlarmSettings,
     BackupSettings,
     EdgeSettings,
+    FrontendSettings,
     IdentitySettings,
     ImageSettings,
     LoadBalancerSettings,
@@ -39,8 +41,11 @@ SECTIONS: tuple[type[Section], ...] = (
     LoadBalancerSettings,
     AlarmSettings,
     EdgeSettings,
+    FrontendSettings,
     BackupSettings,
 )
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+"""The Pulumi project: the image's build context, against which frontendSource resolves."""
 RotationDates = rotation_dates_model(ROTATED_ON_KEYS)
 
 
@@ -69,6 +74,7 @@ class StackSettings:
     load_balancer: LoadBalancerSettings
     alarms: AlarmSettings
     edge: EdgeSettings
+    frontend: FrontendSettings
     backup: BackupSettings
     secrets: Mapping[str, pulumi.Output[str]]
     rotated_on: Mapping[str, datetime.date]
@@ -137,9 +143,27 @@ def _copy_region(identity: IdentitySettings, backup: BackupSettings) -> str | No
     )
 
 
+def _frontend_source(image: ImageSettings, frontend: FrontendSettings) -> str | None:
+    if not frontend.source:
+        return None
+    if not image.builds:
+        return (
+            f"frontendSource: {frontend.source!r} is built into the image, but this stack does "
+            "not build one (imageRef or imagePromoteFrom is set); set it on the stack that builds"
+        )
+    path = PROJECT_DIR / frontend.source
+    if not (path / "package.json").is_file() and not (path / "index.html").is_file():
+        return (
+            f"frontendSource: {frontend.source!r} has neither package.json (an SPA's source) "
+            "nor index.html (a built dist)"
+        )
+    return None
+
+
 # Checks across sections, each run when every section it reads is valid.
 RELATIONS: tuple[tuple[Callable[..., str | None], tuple[type[Section], ...]], ...] = (
     (_copy_region, (IdentitySettings, BackupSettings)),
+    (_frontend_source, (ImageSettings, FrontendSettings)),
 )
 
 
@@ -172,15 +196,9 @@ def _flat_config(config: pulumi.Config) -> dict[str, str]:
     return {key: value for key, value in present.items() if value is not None}
 
 
-def deploy_warnings(network: NetworkSettings, edge: EdgeSettings) -> list[str]:
+def deploy_warnings(network: NetworkSettings) -> list[str]:
     """Valid config that would still break the deployed app: shown in every preview."""
     warnings = []
-    if not edge.connect_origins:
-        warnings.append(
-            "connectOrigins is empty: the edge's Content-Security-Policy lets the browser call "
-            "only this site and Google, so the app's calls to Supabase and n8n will be blocked; "
-            "list their origins before deploying"
-        )
     if not network.database_egress_cidrs:
         warnings.append(
             "databaseEgressCidrs is empty: tasks cannot reach PostgreSQL on port 5432 (the app's "
@@ -200,7 +218,7 @@ def load_stack_settings(config: pulumi.Config | None = None) -> StackSettings:
     stack = pulumi.get_stack()
     if collect.problems:
         raise InvalidConfigError(stack, collect.problems)
-    for warning in deploy_warnings(sections[NetworkSettings], sections[EdgeSettings]):
+    for warning in deploy_warnings(sections[NetworkSettings]):
         pulumi.log.warn(warning)
     return StackSettings(
         stack=stack,
@@ -212,6 +230,7 @@ def load_stack_settings(config: pulumi.Config | None = None) -> StackSettings:
         load_balancer=sections[LoadBalancerSettings],
         alarms=sections[AlarmSettings],
         edge=sections[EdgeSettings],
+        frontend=sections[FrontendSettings],
         backup=sections[BackupSettings],
         secrets=secrets,
         rotated_on={

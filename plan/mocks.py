@@ -59,8 +59,12 @@ def _service_of(type_token: str) -> str:
 class PlatformMocks(pulumi.runtime.Mocks):
     """Deterministic answers for every resource type and function the program uses."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(
+        self, region: str, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
         self.region = region
+        self.stack_outputs = stack_outputs or {}
+        """Outputs a stack reference sees, by the stack's short name; others are derived."""
         self._computed: Mapping[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
             "aws:ecr/repository:Repository": self._repository,
             "docker:index/image:Image": self._image,
@@ -72,6 +76,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/dashboard:Dashboard": self._dashboard,
             "aws:ecs/taskDefinition:TaskDefinition": self._task_definition,
             "aws:s3/bucket:Bucket": self._bucket,
+            "pulumi:pulumi:StackReference": self._stack_reference,
         }
         self._functions: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "aws:index/getAvailabilityZones:getAvailabilityZones": self._zones,
@@ -176,6 +181,16 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def _bucket(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', name)}{_digest(name)[:12]}"
         return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+
+    def _stack_reference(self, _: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The referenced stack's outputs: given by the caller, or the image it would export."""
+        stack = str(inputs["name"]).rsplit("/", 1)[-1]
+        derived = {
+            "image_ref": f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/miko-{stack}-app"
+            f"@sha256:{_digest(stack)}",
+            "release_commit": _digest("commit", stack)[:40],
+        }
+        return {"outputs": dict(self.stack_outputs.get(stack, derived)), "secretOutputNames": []}
 
     def _task_definition(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         family = inputs.get("family", name)

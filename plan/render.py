@@ -359,11 +359,15 @@ def render_stack(
     config: Mapping[str, Any] | None = None,
     secret_values: Mapping[str, str] | None = None,
     project_dir: Path = PROJECT_DIR,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Rendering:
-    """Render the program for `stack`; raise RenderFailed if the program raises."""
+    """Render the program for `stack`; raise RenderFailed if the program raises.
+
+    `stack_outputs` answers stack references (by stack name), e.g. a promoting stack's source.
+    """
     values, secret_keys = stack_config(stack, config, secret_values, project_dir)
     region = values.get(f"{PROJECT}:awsRegion", "us-west-2")
-    monitor = RecordingMonitor(PlatformMocks(region))
+    monitor = RecordingMonitor(PlatformMocks(region, stack_outputs))
     program = str(project_dir / "__main__.py")
     messages = _EngineMessages()
     with _fresh_runtime(monitor, stack, messages), contextlib.chdir(project_dir):

@@ -49,6 +49,7 @@ PROMISED_ALARMS = [
     "external-health-check",
     "database-health-failures",
     "booking-failures",
+    "csp-violations",
     "deployment-failed",
     "backup-dump-failed",
     "backup-verify-failed",

@@ -50,6 +50,8 @@ class HealthChecks:
         self.timeout = settings.health_check_timeout_seconds
         self.budget = settings.health_budget_seconds
         self.started_at = time.monotonic()
+        self.frontend_build: str | None = None
+        """Set once the static files are loaded (app/asgi.py)."""
         self.client: httpx.AsyncClient | None = None
         self.secrets = [
             secret.get_secret_value()
@@ -236,6 +238,12 @@ class HealthChecks:
             "version": self.settings.app_version,
             "environment": self.settings.app_env,
             "uptimeSeconds": round(time.monotonic() - self.started_at, 1),
+            "release": {
+                "version": self.settings.app_version,
+                "commit": self.settings.release_commit,
+                "image": self.settings.release_image,
+                "frontend": self.frontend_build,
+            },
         }
 
 

@@ -14,11 +14,24 @@ class DependencyCheck(BaseModel):
     statusCode: int | None = None
 
 
+class Release(BaseModel):
+    """What this task runs: deploys and rollbacks are checked against it."""
+
+    version: str
+    commit: str | None
+    """The git commit the image was built from."""
+    image: str | None
+    """The image by digest, as the task definition names it."""
+    frontend: str | None
+    """The front-end build id: a digest of the files served."""
+
+
 class Liveness(BaseModel):
     status: Literal["healthy"]
     version: str
     environment: str
     uptimeSeconds: float
+    release: Release
 
 
 class DatabaseHealth(BaseModel):

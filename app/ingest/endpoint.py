@@ -28,11 +28,16 @@ class RequestProblem(Exception):
         self.message = message
 
 
-def is_json_content_type(scope: Scope) -> bool:
+def is_json_content_type(scope: Scope, also: tuple[bytes, ...] = ()) -> bool:
+    """application/json, any `+json` type, or one of `also` (CSP's application/csp-report)."""
     for name, value in scope["headers"]:
         if name == b"content-type":
             media_type: bytes = value.split(b";", 1)[0].strip().lower()
-            return media_type == b"application/json" or media_type.endswith(b"+json")
+            return (
+                media_type == b"application/json"
+                or media_type.endswith(b"+json")
+                or media_type in also
+            )
     return False
 
 
@@ -75,12 +80,13 @@ class IngestEndpoint:
     Only POST reaches it: the router answers other methods.
     """
 
-    def __init__(self, ingest: IngestFunction) -> None:
+    def __init__(self, ingest: IngestFunction, media_types: tuple[bytes, ...] = ()) -> None:
         self.ingest = ingest
+        self.media_types = media_types
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            if not is_json_content_type(scope):
+            if not is_json_content_type(scope, self.media_types):
                 raise RequestProblem(
                     415, "unsupported_media_type", "send the body as Content-Type: application/json"
                 )

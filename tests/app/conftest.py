@@ -183,8 +183,12 @@ class ServiceProcess:
 
 def start_service(tmp_path: Path, **env: str) -> ServiceProcess:
     port = free_port()
+    # Neither a setting nor a metrics directory of this process (an in-process launcher test
+    # may have named one and removed it) reaches the child.
     environment = {
-        key: value for key, value in os.environ.items() if key.upper() not in SETTING_NAMES
+        key: value
+        for key, value in os.environ.items()
+        if key.upper() not in SETTING_NAMES and key != "PROMETHEUS_MULTIPROC_DIR"
     }
     environment.update({"PORT": str(port), "HOST": "127.0.0.1", **env})
     output_path = tmp_path / f"service-{port}.log"

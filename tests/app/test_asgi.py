@@ -13,6 +13,7 @@ from app.settings import Settings
 pytestmark = pytest.mark.usefixtures("clean_environment")
 
 SUPABASE = "https://abc.supabase.co"
+ROUTED = {"VITE_SUPABASE_URL": "SUPABASE_URL"}
 EXPECTED_HEADERS = {name.lower(): value for name, value in security_headers([SUPABASE]).items()}
 LOG_ENTRY = {"timestamp": "2026-01-16T10:00:00Z", "level": "INFO", "message": "hello"}
 
@@ -33,6 +34,7 @@ def json_lines(text):
 def app_client(make_client):
     return make_client(
         supabase_url=SUPABASE,
+        browser_config_from=ROUTED,
         rate_limit=2,
         max_body_bytes=2048,
         allowed_origins=["https://miko.example"],
@@ -193,7 +195,9 @@ def test_access_log_escapes_odd_paths(app_client, capsys):
 
 
 def test_real_static_files_get_the_headers_and_304():
-    with TestClient(create_app(Settings(supabase_url=SUPABASE))) as client:
+    with TestClient(
+        create_app(Settings(supabase_url=SUPABASE, browser_config_from=ROUTED))
+    ) as client:
         page = client.get("/")
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")

@@ -17,12 +17,16 @@ from pathlib import Path
 
 import pytest
 
-APP = Path(__file__).resolve().parents[2] / "app"
+PROJECT = Path(__file__).resolve().parents[2]
+APP = PROJECT / "app"
 DOCKERFILE = APP / "Dockerfile"
-DOCKERIGNORE = APP / ".dockerignore"
+# The build context is the project (components/image.py), so its ignore file is at the root.
+DOCKERIGNORE = PROJECT / ".dockerignore"
 HADOLINT = Path(sys.executable).parent / "hadolint"
 
-PINNED_BASE = re.compile(r"^python:3\.11\.\d+-slim-trixie(@sha256:[0-9a-f]{64})?$")
+PINNED_BASE = re.compile(
+    r"^(python:3\.11\.\d+-slim-trixie|node:\d+\.\d+\.\d+-trixie-slim)(@sha256:[0-9a-f]{64})?$"
+)
 COMPILERS = re.compile(r"\b(build-essential|gcc|g\+\+|clang|make|[\w.+-]+-dev)\b")
 REQUIRED_ENV = {
     "APP_ENV": "production",
@@ -116,6 +120,10 @@ def violations(text):
     ]
     if "8080" not in final.arguments("EXPOSE"):
         found.append("port 8080 not exposed")
+    if not any(copy.startswith("--from=frontend ") for copy in final.arguments("COPY")):
+        found.append("the front end is not built in its own stage")
+    if final.base.startswith("node") or "npm" in " ".join(final.arguments("RUN")):
+        found.append("Node in the final stage")
     return found
 
 
@@ -140,7 +148,7 @@ def test_the_dockerfile_follows_the_image_rules():
 
 def test_the_final_stage_is_named_and_copies_from_the_builder():
     stages = parse_stages(DOCKERFILE.read_text())
-    assert [stage.name for stage in stages] == ["builder", "runtime"]
+    assert [stage.name for stage in stages] == ["frontend", "builder", "runtime"]
     copies = stages[-1].arguments("COPY")
     assert any(copy.startswith("--from=builder /opt/venv") for copy in copies)
     assert not any("pip install" in run for run in stages[-1].arguments("RUN"))
@@ -166,6 +174,13 @@ BROKEN = {
     ),
     "ENV APP_ENV": GOOD.replace("APP_ENV=production", "APP_ENV=development"),
     "no postgresql-client": GOOD.replace('"postgresql-client-17=17.*"', "ca-certificates"),
+    "unpinned base node:22-slim": GOOD.replace("node:22.21.1-trixie-slim", "node:22-slim"),
+    "the front end is not built in its own stage": GOOD.replace(
+        "COPY --from=frontend /frontend /srv/static", "COPY app/static /srv/static"
+    ),
+    "Node in the final stage": GOOD.replace(
+        "WORKDIR /srv\n", "WORKDIR /srv\nRUN npm ci --prefix /srv/static\n"
+    ),
 }
 
 
@@ -184,7 +199,10 @@ def test_requirements_hold_no_pulumi_or_test_tools():
     assert not any(package.startswith("pulumi") for package in packages)
 
 
-@pytest.mark.parametrize("pattern", [".git", "tests", "**/__pycache__", ".venv", "**/.env"])
+@pytest.mark.parametrize(
+    "pattern",
+    [".git", "tests", "**/__pycache__", ".venv", "**/.env", "**/node_modules", "Pulumi*.yaml"],
+)
 def test_dockerignore_excludes(pattern):
     patterns = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
     assert pattern in patterns

@@ -13,6 +13,8 @@ ROUTES = {
     ("/openapi.json", "get"),
     ("/api/logs", "post"),
     ("/api/metrics", "post"),
+    ("/api/csp-reports", "post"),
+    ("/_platform/runtime-config.js", "get"),
 }
 
 
@@ -20,7 +22,7 @@ def test_every_route_is_described_with_its_error_responses():
     document = build_document(documented_routes())
     described = {(path, method) for path, item in document["paths"].items() for method in item}
     assert described == ROUTES
-    for path in ("/api/logs", "/api/metrics"):
+    for path in ("/api/logs", "/api/metrics", "/api/csp-reports"):
         assert set(document["paths"][path]["post"]["responses"]) == {
             "202",
             "400",

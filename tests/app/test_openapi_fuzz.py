@@ -45,4 +45,4 @@ def test_schema_covers_every_operation():
     operations = {
         (result.ok().path, result.ok().method) for result in results if isinstance(result, Ok)
     }
-    assert len(operations) == 7
+    assert len(operations) == 9

@@ -5,6 +5,7 @@ from pydantic import BaseModel
 from starlette.testclient import TestClient
 
 from app.contract import (
+    CSP_REPORTS_PATH,
     HEALTH_APIS_PATH,
     HEALTH_DATABASE_PATH,
     HEALTH_PATH,
@@ -12,6 +13,7 @@ from app.contract import (
     METRICS_INGEST_PATH,
     METRICS_PATH,
     OPENAPI_PATH,
+    RUNTIME_CONFIG_PATH,
 )
 from app.errors import send_json
 from app.openapi import build_document
@@ -29,6 +31,8 @@ SERVICE_ALLOW = {
     OPENAPI_PATH: "GET, HEAD",
     LOGS_INGEST_PATH: "POST",
     METRICS_INGEST_PATH: "POST",
+    CSP_REPORTS_PATH: "POST",
+    RUNTIME_CONFIG_PATH: "GET, HEAD",
 }
 
 

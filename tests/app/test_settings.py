@@ -40,7 +40,7 @@ def test_development_needs_nothing():
     assert settings.load_balancer_idle_timeout_seconds is None
     assert settings.container_stop_timeout_seconds is None
     assert settings.proxy_hops == 0
-    assert settings.integration_urls == []
+    assert "VITE_SUPABASE_URL" not in settings.browser_config()
 
 
 def test_environment_overrides_defaults(monkeypatch):
@@ -68,7 +68,8 @@ def test_production_complete_is_accepted_and_trusts_one_proxy(monkeypatch):
     production_env(monkeypatch)
     settings = Settings()
     assert settings.proxy_hops == 1
-    assert settings.integration_urls == [PRODUCTION["SUPABASE_URL"], PRODUCTION["N8N_WEBHOOK_URL"]]
+    # Nothing reaches the browser that the stack did not route (BROWSER_CONFIG_FROM unset).
+    assert PRODUCTION["SUPABASE_URL"] not in settings.browser_config().values()
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 import asyncio
 import gzip
+import hashlib
 import os
 import re
 import socket
@@ -459,3 +460,119 @@ def test_304_and_head_over_real_http(live_server):
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert f"content-length: {len(ASSET_JS)}".encode() in head
     assert head.endswith(b"\r\n\r\n")
+
+
+# --- source maps, the HTML transform and the build id ----------------------------------------
+# Sources of truth: the bytes on disk (what the build wrote) and RFC 9110's rule that a
+# representation's validator and length describe the bytes actually sent.
+
+
+@pytest.mark.parametrize(
+    "name", ["index-3f9a2c1b.js.map", "index-BXk3n6Hc.css.map", "vendor.js.map", "x.js.map.gz"]
+)
+def test_source_maps_are_never_served(site, name):
+    write(site / "assets" / name, b'{"version":3,"sourcesContent":["const secret = 1;"]}' * 20)
+    app = StaticFiles(site)
+    reply = call(app, f"/assets/{name}")
+    assert reply.status == 404
+    assert b"sourcesContent" not in reply.body
+    assert reply.headers["cache-control"] == "no-store"
+    assert f"/assets/{name}" not in app.resources
+    assert all(file.url_path != f"/assets/{name}" for file in app.fingerprinted_files())
+
+
+def add_runtime_config(page):
+    return page.replace(b"<title>", b"<script src='/_platform/runtime-config.js'></script><title>")
+
+
+def test_html_transform_is_what_gets_served_validated_and_compressed(site):
+    write(site / "index.html", INDEX_HTML * 10)  # large enough to get a gzip variant
+    plain = StaticFiles(site)
+    app = StaticFiles(site, html_transform=add_runtime_config)
+    expected = add_runtime_config(INDEX_HTML * 10)
+    for path in ("/", "/index.html", "/booking/confirm"):
+        reply = call(app, path)
+        assert reply.body == expected, path
+        assert reply.headers["content-length"] == str(len(expected))
+    identity = call(app, "/index.html")
+    zipped = call(app, "/index.html", headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(zipped.body) == expected
+    assert identity.headers["etag"] != call(plain, "/index.html").headers["etag"]
+    assert identity.headers["etag"] == f'"{hashlib.blake2b(expected, digest_size=16).hexdigest()}"'
+    assert zipped.headers["etag"] != identity.headers["etag"]
+    revalidated = call(app, "/index.html", headers={"If-None-Match": identity.headers["etag"]})
+    assert revalidated.status == 304
+    # Every HTML file is transformed, nothing else is.
+    assert call(app, "/docs/").body == add_runtime_config(b"<!doctype html><title>docs</title>")
+    assert call(app, "/assets/index-3f9a2c1b.js").body == ASSET_JS
+
+
+def test_html_transform_ignores_the_builds_precompressed_page(site):
+    write(site / "index.html", INDEX_HTML * 10)
+    write(site / "index.html.br", b"pretend-brotli-of-the-untransformed-page")
+    write(site / "index.html.gz", gzip.compress(INDEX_HTML * 10))
+    app = StaticFiles(site, html_transform=add_runtime_config)
+    reply = call(app, "/index.html", headers={"Accept-Encoding": "br, gzip"})
+    assert reply.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(reply.body) == add_runtime_config(INDEX_HTML * 10)
+
+
+def test_html_transform_applies_to_html_larger_than_the_memory_limit(site):
+    write(site / "index.html", INDEX_HTML * 100)
+    app = StaticFiles(site, memory_limit_bytes=1024, html_transform=add_runtime_config)
+    assert call(app, "/").body == add_runtime_config(INDEX_HTML * 100)
+
+
+def test_build_id_is_stable_for_the_same_files(site):
+    first = StaticFiles(site).build_id
+    assert re.fullmatch(r"[0-9a-f]{16}", first)
+    assert StaticFiles(site).build_id == first
+    # Other mtimes and another HTML transform (runtime configuration): still the same build.
+    for path in site.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            os.utime(path, (MTIME + 3600, MTIME + 3600))
+    assert StaticFiles(site, html_transform=add_runtime_config).build_id == first
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda root: write(root / "assets" / "index-3f9a2c1b.js", ASSET_JS + b"\n"),
+        lambda root: write(root / "robots.txt", b"User-agent: *\nDisallow: /\n"),
+        lambda root: write(root / "assets" / "new-a1b2c3d4.js", b"new"),
+        lambda root: (root / "assets" / "index-BXk3n6Hc.css").unlink(),
+        # Same bytes, same place in the sorted listing, another name: still another build.
+        lambda root: (root / "data.weird").rename(root / "data2.weird"),
+    ],
+)
+def test_build_id_changes_with_any_served_file(site, change):
+    before = StaticFiles(site).build_id
+    change(site)
+    assert StaticFiles(site).build_id != before
+
+
+def test_build_id_ignores_what_is_not_served(site):
+    before = StaticFiles(site).build_id
+    write(site / "assets" / "index-3f9a2c1b.js.map", b'{"version":3}')
+    write(site / ".env.local", SECRET)
+    assert StaticFiles(site).build_id == before
+
+
+def test_fingerprinted_files_are_the_immutable_ones(app):
+    listed = {file.url_path: file for file in app.fingerprinted_files()}
+    immutable = {
+        path
+        for path in app.resources
+        if call(app, path).headers.get("cache-control") == "public, max-age=31536000, immutable"
+    }
+    assert (
+        set(listed)
+        == immutable
+        == {
+            "/assets/index-3f9a2c1b.js",
+            "/assets/index-BXk3n6Hc.css",
+            "/assets/photo-a1b2c3d4.png",
+        }
+    )
+    assert listed["/assets/index-3f9a2c1b.js"].body == ASSET_JS
+    assert listed["/assets/index-3f9a2c1b.js"].content_type == "text/javascript; charset=utf-8"

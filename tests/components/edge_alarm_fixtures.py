@@ -36,6 +36,7 @@ ALARM_CONFIG = {
     "ecsMemoryHighPercent": 85,
     "databaseFailuresPerPeriod": 3,
     "bookingFailuresPerPeriod": 3,
+    "cspViolationsPerPeriod": 50,
     "alarmEvaluationPeriods": 5,
     "availabilityEvaluationPeriods": 2,
 }

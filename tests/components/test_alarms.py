@@ -3,7 +3,12 @@ from typing import Any
 
 import pytest
 
-from app.contract import APP_METRICS_NAMESPACE, CLIENT_METRICS_NAMESPACE, DATABASE_CHECK_FAILED
+from app.contract import (
+    APP_METRICS_NAMESPACE,
+    CLIENT_METRICS_NAMESPACE,
+    CSP_VIOLATION_REPORTED,
+    DATABASE_CHECK_FAILED,
+)
 from components.alarm_topics import _email_logical_suffix, _key_policy, _topic_policy
 from components.alarms import alarm_names_for_rollback
 from components.deployment_events import _deployment_failed_pattern
@@ -40,6 +45,7 @@ STRICTER = {
     "ecs_memory_high_percent": 75,
     "database_failures_per_period": 1,
     "booking_failures_per_period": 2,
+    "csp_violations_per_period": 40,
     "evaluation_periods": 3,
     "availability_evaluation_periods": 1,
 }
@@ -141,6 +147,7 @@ EXPECTED_ROUTES = {
     "ecs-cpu-high": WARNING_TOPIC_ARN,
     "ecs-memory-high": WARNING_TOPIC_ARN,
     "booking-failures": WARNING_TOPIC_ARN,
+    "csp-violations": WARNING_TOPIC_ARN,
 }
 
 
@@ -365,14 +372,31 @@ def test_no_pager_url_means_only_email_subscriptions(render_alarms):
 
 
 def test_database_failures_are_counted_from_the_app_logs(rendered):
-    (metric_filter,) = rendered.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+    (metric_filter,) = [
+        found
+        for found in rendered.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+        if found.inputs["pattern"] == DATABASE_CHECK_FAILED.filter_pattern()
+    ]
     alarm = _alarms_by_key(rendered)["database-health-failures"].inputs
 
-    assert metric_filter.inputs["pattern"] == DATABASE_CHECK_FAILED.filter_pattern()
     assert metric_filter.inputs["logGroupName"] == "/ecs/miko-prod/app"
     transformation = metric_filter.inputs["metricTransformation"]
     assert transformation["namespace"] == APP_METRICS_NAMESPACE == alarm["namespace"]
     assert transformation["name"] == "miko-prod-database-health-failures" == alarm["metricName"]
+    assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_csp_violation_reports_are_counted_from_the_app_logs(rendered, alarm_settings):
+    alarm = _alarms_by_key(rendered)["csp-violations"].inputs
+    (metric_filter,) = [
+        found
+        for found in rendered.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+        if found.inputs["metricTransformation"]["name"] == alarm["metricName"]
+    ]
+
+    # The pattern is the contract's, which the app's own log line matches (tests/app).
+    assert metric_filter.inputs["pattern"] == CSP_VIOLATION_REPORTED.filter_pattern()
+    assert alarm["threshold"] == alarm_settings.csp_violations_per_period
     assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 

@@ -10,8 +10,10 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
+from app.contract import RUNTIME_CONFIG_PATH
+from app.static_files import IMMUTABLE, SHORT_LIVED, cache_control_of, content_type_of
 from components.cdn import Cdn, CdnArgs
-from components.cdn_rules import ONE_YEAR_SECONDS, cache_rules, rate_limit_rules
+from components.cdn_rules import cache_rules, rate_limit_rules
 from config.sections import EdgeSettings
 from policies._cf_expression import evaluate_expression, request_fields
 from policies.edge import POLICIES as EDGE_POLICIES
@@ -40,14 +42,26 @@ def _effective_cache_settings(rules: list[Any], path: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "path", ["/assets/index-4f9c2a1b.js", "/assets/index-8d1e.css", "/assets/inter-a1b2.woff2"]
+    ("path", "app_cache_control"),
+    [
+        ("/assets/index-4f9c2a1b.js", IMMUTABLE),
+        ("/assets/inter-Bq3xZ_9k.woff2", IMMUTABLE),
+        # Unhashed files under /assets/ (copied from a public/assets folder): the app gives them
+        # an hour, and so must the edge; a prefix rule with its own TTL gave them a year.
+        ("/assets/index-8d1e.css", SHORT_LIVED),
+        ("/assets/logo.png", SHORT_LIVED),
+        ("/assets/elements.js", SHORT_LIVED),
+    ],
 )
-def test_fingerprinted_assets_cached_a_year_at_edge_and_in_browsers(path):
+def test_build_assets_are_cached_at_the_edge_exactly_as_the_app_says(path, app_cache_control):
     settings = _effective_cache_settings(cache_rules(), path)
 
     assert settings["cache"] is True
-    assert settings["edge_ttl"] == {"mode": "override_origin", "default": ONE_YEAR_SECONDS}
-    assert settings["browser_ttl"] == {"mode": "override_origin", "default": ONE_YEAR_SECONDS}
+    # Cloudflare follows the origin's Cache-Control: the app's rule (app/static_files.py) is the
+    # only one deciding which files get a year; its 404s are no-store, so never kept.
+    assert settings["edge_ttl"] == {"mode": "respect_origin"}
+    assert settings["browser_ttl"] == {"mode": "respect_origin"}
+    assert cache_control_of(path, content_type_of(path)) == app_cache_control
 
 
 @pytest.mark.parametrize("path", ["/", "/booking", "/index.html"])
@@ -61,7 +75,16 @@ def test_html_follows_the_origin_so_no_cache_means_revalidate(path):
 
 
 @pytest.mark.parametrize(
-    "path", ["/api", "/api/leads", "/api/chat.js", "/health", "/health/db", "/healthz"]
+    "path",
+    [
+        "/api",
+        "/api/leads",
+        "/api/chat.js",
+        "/health",
+        "/health/db",
+        "/healthz",
+        RUNTIME_CONFIG_PATH,
+    ],
 )
 def test_api_and_health_are_never_cached_even_when_another_rule_matches(path):
     assert _effective_cache_settings(cache_rules(), path)["cache"] is False
@@ -74,7 +97,11 @@ def test_bypass_rules_come_after_every_caching_rule():
     ]
     caching = [index for index, rule in enumerate(rules) if rule["action_parameters"]["cache"]]
 
-    assert [rules[index]["ref"] for index in bypass] == ["never_cache_api", "never_cache_health"]
+    assert [rules[index]["ref"] for index in bypass] == [
+        "never_cache_api",
+        "never_cache_health",
+        "never_cache_runtime_config",
+    ]
     assert min(bypass) > max(caching)
 
 
@@ -84,8 +111,10 @@ def test_assets_outside_assets_folder_are_not_given_a_year():
     assert "edge_ttl" not in settings
 
 
-@pytest.mark.parametrize("ref", ["cache_fingerprinted_assets", "revalidate_html"])
-@pytest.mark.parametrize("path", ["/api", "/api/leads", "/api/page.html", "/health", "/health/db"])
+@pytest.mark.parametrize("ref", ["cache_static_assets", "revalidate_html"])
+@pytest.mark.parametrize(
+    "path", ["/api", "/api/leads", "/api/page.html", "/health", "/health/db", RUNTIME_CONFIG_PATH]
+)
 def test_caching_rules_themselves_never_match_api_or_health(ref, path):
     rule: Any
     (rule,) = [rule for rule in cache_rules() if rule["ref"] == ref]
@@ -96,7 +125,7 @@ def test_caching_rules_themselves_never_match_api_or_health(ref, path):
 def test_rule_refs_are_unique_and_stable():
     refs = [rule["ref"] for rule in cache_rules()]
 
-    assert len(refs) == len(set(refs)) == 4
+    assert len(refs) == len(set(refs)) == 5
 
 
 def test_rate_limit_rule_counts_per_ip_and_data_centre_and_blocks():
@@ -120,7 +149,6 @@ EDGE_CONFIG = {
     "apiRateLimitRequests": 100,
     "apiRateLimitPeriodSeconds": 10,
     "apiRateLimitBlockSeconds": 10,
-    "connectOrigins": [],
 }
 
 
@@ -169,7 +197,7 @@ def test_cdn_has_one_ruleset_per_phase_holding_all_its_rules():
     assert cache["kind"] == "zone"
     assert cache["zoneId"] == "zone-1"
     assert [rule["ref"] for rule in cache["rules"]] == [rule["ref"] for rule in cache_rules()]
-    assert cache["rules"][0]["actionParameters"]["edgeTtl"]["default"] == ONE_YEAR_SECONDS
+    assert cache["rules"][0]["actionParameters"]["edgeTtl"] == {"mode": "respect_origin"}
 
 
 def test_cdn_rate_limit_numbers_come_from_args():

@@ -1,83 +1,142 @@
+import pulumi
 import pytest
 
 from app.security_headers import security_headers
 from components.edge_security_headers import (
     SecurityHeaders,
     SecurityHeadersArgs,
-    _header_operations,
-    _security_header_rules,
+    header_operations,
+    security_header_rules,
 )
-from config.sections import EdgeSettings
+from config.sections import FrontendSettings
 from tests.components.edge_alarm_fixtures import render
 
-ORIGINS = ["https://abcdefgh.supabase.co", "https://n8n.example.com"]
+SUPABASE = "https://abcdefgh.supabase.co"
+N8N_WEBHOOK = "https://n8n.example.com/webhook/7d1e-secret-path"
 RULESET = "cloudflare:index/ruleset:Ruleset"
-EDGE_SETTINGS = EdgeSettings.model_validate(
-    {
-        "cloudflareZoneName": "example.com",
-        "siteDomain": "app.example.com",
-        "apiRateLimitRequests": 100,
-        "apiRateLimitPeriodSeconds": 10,
-        "apiRateLimitBlockSeconds": 10,
-        "connectOrigins": ORIGINS,
-    }
-)
+
+
+def frontend(**overrides: object) -> FrontendSettings:
+    return FrontendSettings.model_validate(
+        {
+            "frontendSource": "",
+            "browserSecrets": {
+                "VITE_SUPABASE_URL": "supabaseUrl",
+                "VITE_N8N_WEBHOOK_URL": "n8nWebhookUrl",
+                "VITE_GOOGLE_API_KEY": "googleApiKey",
+            },
+            "browserValues": {"VITE_ENABLE_ANALYTICS": "false"},
+            "cspMode": "enforce",
+            "assetRetentionHours": 48,
+            **overrides,
+        }
+    )
+
+
+SECRETS = {"supabaseUrl": SUPABASE, "n8nWebhookUrl": N8N_WEBHOOK, "googleApiKey": "AIza-key"}
 
 
 def test_every_app_header_is_set_with_the_app_value():
-    operations = _header_operations(ORIGINS)
+    headers = security_headers([SUPABASE, N8N_WEBHOOK])
+    operations = header_operations(headers)
 
-    set_headers = {
+    assert {
         name: operation["value"]
         for name, operation in operations.items()
         if operation["operation"] == "set"
-    }
-    assert set_headers == security_headers(ORIGINS)
-
-
-def test_csp_connect_src_lists_the_configured_origins():
-    csp = str(_header_operations(ORIGINS)["Content-Security-Policy"]["value"])
-
-    assert "https://abcdefgh.supabase.co" in csp
-    assert "wss://abcdefgh.supabase.co" in csp
-    assert "https://n8n.example.com" in csp
+    } == headers
 
 
 def test_revealing_headers_removed_but_not_server_which_cloudflare_forbids():
-    operations = _header_operations(ORIGINS)
+    operations = header_operations(security_headers([]))
 
     assert operations["X-Powered-By"] == {"operation": "remove"}
     assert "Server" not in operations
 
 
 def test_one_rewrite_rule_for_every_response():
-    (rule,) = _security_header_rules(ORIGINS)
+    (rule,) = security_header_rules(security_headers([]))
 
     assert rule["action"] == "rewrite"
     assert rule["expression"] == "true"
 
 
-def test_origin_that_is_not_a_url_is_rejected_naming_it():
-    with pytest.raises(ValueError, match="not-an-origin"):
-        _header_operations(["not-an-origin"])
-
-
-def test_component_registers_one_response_header_ruleset_with_the_app_headers():
+def render_headers(settings: FrontendSettings, secrets: dict[str, str]):
     mocks = render(
         lambda: SecurityHeaders(
-            "security-headers", SecurityHeadersArgs(zone_id="zone-1", settings=EDGE_SETTINGS)
+            "security-headers",
+            SecurityHeadersArgs(
+                zone_id="zone-1",
+                settings=settings,
+                secrets={key: pulumi.Output.secret(value) for key, value in secrets.items()},
+            ),
         )
     )
-
     (ruleset,) = mocks.of_type(RULESET)
-    assert ruleset.name == "security-headers-response-headers"
-    assert ruleset.inputs["phase"] == "http_response_headers_transform"
-    assert ruleset.inputs["kind"] == "zone"
-    assert ruleset.inputs["zoneId"] == "zone-1"
+    return ruleset
+
+
+def set_values(ruleset) -> dict[str, str]:
     (rule,) = ruleset.inputs["rules"]
     headers = rule["actionParameters"]["headers"]
-    assert {
+    return {
         name: header["value"] for name, header in headers.items() if header["operation"] == "set"
-    } == security_headers(ORIGINS)
-    assert headers["X-Powered-By"] == {"operation": "remove"}
+    }
+
+
+def test_the_rule_carries_the_routed_origins_and_never_a_secret_path():
+    ruleset = render_headers(frontend(), SECRETS)
+
+    assert ruleset.name == "security-headers-response-headers"
+    assert ruleset.inputs["phase"] == "http_response_headers_transform"
+    headers = set_values(ruleset)
+    csp = headers["Content-Security-Policy"]
+    assert "https://abcdefgh.supabase.co" in csp
+    assert "wss://abcdefgh.supabase.co" in csp
+    assert "https://n8n.example.com" in csp
+    # The webhook's path is its credential and the key is a key: neither is in the rule.
+    assert "7d1e-secret-path" not in repr(ruleset.inputs)
+    assert "AIza-key" not in repr(ruleset.inputs)
+    # Origins only, so the rule is readable in a preview.
     assert ruleset.secret_inputs == frozenset()
+
+
+def test_a_secret_not_routed_to_the_browser_never_reaches_the_csp():
+    ruleset = render_headers(frontend(browserSecrets={"VITE_SUPABASE_URL": "supabaseUrl"}), SECRETS)
+
+    assert "n8n.example.com" not in set_values(ruleset)["Content-Security-Policy"]
+
+
+def test_report_only_mode_sends_the_report_only_header_instead():
+    headers = set_values(render_headers(frontend(cspMode="report-only"), SECRETS))
+
+    assert "Content-Security-Policy" not in headers
+    assert "default-src 'self'" in headers["Content-Security-Policy-Report-Only"]
+
+
+def test_the_rule_is_the_app_s_function_of_the_same_values():
+    headers = set_values(render_headers(frontend(), SECRETS))
+
+    assert headers == security_headers([SUPABASE, N8N_WEBHOOK, "AIza-key", "false"])
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"browserSecrets": {"VITE_DATABASE_URL": "databaseUrl"}}, "databaseUrl"),
+        ({"browserSecrets": {"VITE_PAGER": "alarmPagerUrl"}}, "alarmPagerUrl"),
+        ({"browserSecrets": {"VITE_SENTRY_DSN": "sentryDsn"}}, "sentryDsn"),
+        ({"browserValues": {"VITE_APP_VERSION": "9"}}, "VITE_APP_VERSION"),
+        ({"browserValues": {"supabase_url": "x"}}, "supabase_url"),
+        (
+            {"browserValues": {"VITE_SUPABASE_URL": "https://x.supabase.co"}},
+            "VITE_SUPABASE_URL also in browserSecrets",
+        ),
+        ({"cspMode": "off"}, "'off'"),
+        ({"assetRetentionHours": 12}, "24"),
+        ({"frontendSource": "../clinic"}, "inside the project"),
+    ],
+)
+def test_the_frontend_section_refuses_each_bad_value_naming_it(change, named):
+    with pytest.raises(ValueError, match=named):
+        frontend(**change)

@@ -81,13 +81,13 @@ def test_secrets_come_by_value_from_and_never_through_the_environment(rendering)
 
 
 def test_image_is_run_by_digest(rendering):
-    image = rendering.get("docker:index/image:Image", "image-image")
-    assert (
-        container(rendering)["image"]
-        == image.outputs["repoDigest"]
-        == rendering.exports["image_ref"]
-    )
+    assert container(rendering)["image"] == rendering.exports["image_ref"]
     assert "@sha256:" in container(rendering)["image"]
+
+
+def test_the_built_image_is_the_one_run(staging):
+    image = staging.get("docker:index/image:Image", "image-image")
+    assert container(staging)["image"] == image.outputs["repoDigest"]
 
 
 def test_logs_go_to_an_encrypted_group_with_retention(staging, prod):
@@ -188,12 +188,22 @@ def test_execution_role_reads_only_this_services_secrets_and_key(rendering):
         for action, resource in by_action.items()
         if action != '"ecr:GetAuthorizationToken"'
     )
+    # The app's own identity may touch the asset archive's `assets/` objects and nothing else.
     task_role = rendering.get("aws:iam/role:Role", "app-task")
-    assert not [
+    (task_policy,) = [
         p
         for p in rendering.of_type("aws:iam/rolePolicy:RolePolicy")
         if p.inputs["role"] == task_role.outputs["id"]
     ]
+    bucket = rendering.get("aws:s3/bucket:Bucket", "release-assets-bucket").outputs["arn"]
+    statements = json.loads(task_policy.inputs["policy"])["Statement"]
+    s3_resources = {
+        resource
+        for statement in statements
+        if any(action.startswith("s3:") for action in statement["Action"])
+        for resource in statement["Resource"]
+    }
+    assert s3_resources == {f"{bucket}/assets/*"}
 
 
 def test_cluster_has_container_insights(rendering):

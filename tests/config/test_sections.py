@@ -88,7 +88,12 @@ def test_one_bad_value_does_not_hide_another_in_the_same_section():
 
 
 def test_booleans_are_true_or_false_only():
-    flat = {"imageBuildOnPreview": "yes", "untaggedImageExpiryDays": "7"}
+    flat = {
+        "imageBuildOnPreview": "yes",
+        "untaggedImageExpiryDays": "7",
+        "imageRef": "",
+        "imagePromoteFrom": "",
+    }
     assert problems_of(ImageSettings, flat) == [
         "imageBuildOnPreview: expected true or false, got 'yes'"
     ]
@@ -106,6 +111,7 @@ ALARMS = {
     "ecsMemoryHighPercent": "80",
     "databaseFailuresPerPeriod": "3",
     "bookingFailuresPerPeriod": "3",
+    "cspViolationsPerPeriod": "50",
     "alarmEvaluationPeriods": "3",
     "availabilityEvaluationPeriods": "2",
 }

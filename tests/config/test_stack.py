@@ -211,15 +211,8 @@ def test_fargate_sizes_match_the_published_table():
 
 
 def test_config_that_would_break_the_deployed_app_is_warned_about():
-    warnings = render_with("staging", {"connectOrigins": [], "databaseEgressCidrs": []}).warnings
-    assert any(w.startswith("connectOrigins is empty") for w in warnings)
+    warnings = render_with("staging", {"databaseEgressCidrs": []}).warnings
     assert any(w.startswith("databaseEgressCidrs is empty") for w in warnings)
 
-    configured = render_with(
-        "staging",
-        {
-            "connectOrigins": ["https://abcd.supabase.co", "https://n8n.example.com"],
-            "databaseEgressCidrs": ["10.99.0.0/16"],
-        },
-    )
+    configured = render_with("staging", {"databaseEgressCidrs": ["10.99.0.0/16"]})
     assert configured.warnings == ()
