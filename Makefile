@@ -22,7 +22,7 @@ system-deps:
 
 # FRONTEND=<SPA source or dist> builds it as the image does and serves it under STACK's headers.
 run: setup
-	$(PY) scripts/run_local.py --stack $(STACK) $(if $(FRONTEND),--frontend $(FRONTEND))
+	$(PY) -m scripts.run_local --stack $(STACK) $(if $(FRONTEND),--frontend $(FRONTEND))
 
 lint: setup
 	$(VENV)/bin/ruff check .

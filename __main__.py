@@ -225,8 +225,13 @@ pulumi.export("dashboard_url", dashboard.dashboard_url)
 pulumi.export("secret_arns", secrets.secret_arns)
 # What a promoting stack (imagePromoteFrom) runs, and what a rollback pins (imageRef).
 pulumi.export("image_ref", image.image_ref)
-pulumi.export("image_source", image.source)
-pulumi.export("release_commit", image.commit)
+# The release this stack runs (shown by the offline plan; /health reports the same per task).
+pulumi.export(
+    "release",
+    pulumi.Output.all(image.image_ref, image.release).apply(
+        lambda values: {**values[1], "version": __version__, "image": values[0]}
+    ),
+)
 pulumi.export("backup_bucket_name", backups.bucket_name)
 pulumi.export("backup_vault_arn", backups.vault_arn)
 pulumi.export("backup_kms_key_arn", backups.bucket_key_arn)

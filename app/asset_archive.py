@@ -51,7 +51,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from app.contract import ASSETS_PREFIX, Env
+from app.contract import ASSET_ARCHIVE_REFRESH_LIMIT_SECONDS, ASSETS_PREFIX, Env
 from app.static_files import FINGERPRINTED, AssetFile, content_type_of
 
 logger = logging.getLogger("app.asset_archive")
@@ -62,9 +62,9 @@ KEY_PREFIX: Final = ASSETS_PREFIX.removeprefix("/")
 _SEGMENT = re.compile(r"[A-Za-z0-9_@+~-][A-Za-z0-9._@+~-]*")
 
 DEFAULT_REFRESH_INTERVAL_SECONDS: Final = 6 * 3600
-MAX_REFRESH_INTERVAL_SECONDS: Final = 24 * 3600
-"""The lifecycle rule's margin (components/asset_archive.py, REFRESH_MARGIN_HOURS): a longer
-interval could let the files of a running release expire."""
+MAX_REFRESH_INTERVAL_SECONDS: Final = ASSET_ARCHIVE_REFRESH_LIMIT_SECONDS
+"""The lifecycle rule's margin (app/contract.py): a longer interval could let the files of a
+running release expire."""
 DEFAULT_PUBLISH_TIMEOUT_SECONDS: Final = 20.0
 DEFAULT_CACHE_BYTES: Final = 16 * 1024 * 1024
 DEFAULT_NEGATIVE_TTL_SECONDS: Final = 60.0

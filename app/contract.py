@@ -53,6 +53,12 @@ CSP_REPORTS_PATH: Final = "/api/csp-reports"
 CSP_REPORT_GROUP: Final = "csp-endpoint"
 """The Reporting-Endpoints name the CSP's report-to directive refers to."""
 CSP_MODES: Final = ("enforce", "report-only")
+ASSET_ARCHIVE_REFRESH_LIMIT_SECONDS: Final = 24 * 3600
+"""Longest interval at which a running task re-publishes its release's files to the asset
+archive: the bucket's lifecycle adds this much to the retention window, so a running release's
+files never expire."""
+MIN_ASSET_RETENTION_HOURS: Final = 24
+"""Shortest time a replaced release's files stay loadable (skew protection)."""
 
 
 # --- environment variables the service component sets --------------------------------------

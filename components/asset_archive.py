@@ -20,17 +20,20 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from app.contract import ASSETS_PREFIX
+from app.contract import (
+    ASSET_ARCHIVE_REFRESH_LIMIT_SECONDS,
+    ASSETS_PREFIX,
+    MIN_ASSET_RETENTION_HOURS,
+)
 from components.policy_documents import allow, tls_only_bucket_policy
 from components.s3_buckets import block_public_access
 
 KEY_PREFIX = ASSETS_PREFIX.removeprefix("/")
 """`assets/`: where tasks publish (the url path without its leading slash)."""
-MIN_RETENTION_HOURS = 24
-REFRESH_MARGIN_DAYS = 1
-"""Running tasks re-publish their files at least daily (app/asset_archive.py,
-MAX_REFRESH_INTERVAL_SECONDS), so a file's last write is at most a day old when its release's
-last task stops: the day added to the retention window."""
+MIN_RETENTION_HOURS = MIN_ASSET_RETENTION_HOURS
+REFRESH_MARGIN_DAYS = math.ceil(ASSET_ARCHIVE_REFRESH_LIMIT_SECONDS / 86_400)
+"""Running tasks re-publish their files at least this often (app/contract.py), so a file's last
+write is at most that old when its release's last task stops: added to the retention window."""
 NONCURRENT_DAYS = 1
 INCOMPLETE_UPLOAD_DAYS = 1
 

@@ -16,6 +16,7 @@ digest names (derived from it).
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
+from app.static_files import StaticFiles
 from config.sections import ImageSettings
 
 PLATFORM = "linux/amd64"
@@ -51,8 +53,10 @@ ECR_REFERENCE = re.compile(
     r"(?P<repository>[a-z0-9._/-]+)@sha256:[0-9a-f]{64}$"
 )
 IMAGE_REF_OUTPUT = "image_ref"
-RELEASE_COMMIT_OUTPUT = "release_commit"
+RELEASE_OUTPUT = "release"
 """The stack outputs a promoting stack reads (exported by __main__.py)."""
+PLACEHOLDER = "app/static"
+"""The bundled placeholder front end, served when no frontendSource is set."""
 
 
 @dataclass
@@ -85,11 +89,17 @@ def context_digest(*roots: Path) -> str:
     return digest.hexdigest()
 
 
+REVISION_VARIABLE = "MIKO_BUILD_REVISION"
+"""The git revision whose history names the commit (default HEAD). The offline plan's `--base`
+render sets it, with GIT_DIR, to render another revision exported outside the repository."""
+
+
 def last_commit(project_dir: Path, *paths: str) -> str:
     """The last git commit that touched `paths` (the build's inputs), or `unknown` outside git."""
+    revision = os.environ.get(REVISION_VARIABLE, "HEAD")
     try:
         found = subprocess.run(
-            ["git", "log", "-1", "--format=%H", "--", *paths],
+            ["git", "log", "-1", "--format=%H", revision, "--", *paths],
             cwd=project_dir,
             capture_output=True,
             text=True,
@@ -107,6 +117,15 @@ def repository_arn_of(image_ref: str) -> str:
     if match is None:
         raise ValueError(f"not an ECR image by digest: {image_ref!r}")
     return f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+
+
+def frontend_build(project_dir: Path, source: str) -> str:
+    """The front-end build id the service will report (app.static_files: the same digest), or
+    where to read it when the build happens inside the image build."""
+    directory = project_dir / (source or PLACEHOLDER)
+    if (directory / "package.json").is_file():
+        return "built with the image (see /health release.frontend)"
+    return StaticFiles(directory).build_id
 
 
 def promoted_stack_name(stack: str) -> str:
@@ -145,9 +164,9 @@ class AppImage(pulumi.ComponentResource):
     """The repository holding it: the execution roles may pull from it."""
     source: str
     """How this stack gets its image, for the plan: built, promoted from S, or pinned."""
-    commit: pulumi.Output[str]
-    """The last commit that touched the build's inputs: this stack's, the promoted stack's, or
-    empty for a pinned image."""
+    release: pulumi.Output[dict[str, str]]
+    """Where the image comes from, the last commit that touched its inputs and its front-end
+    build id: this stack's build, the promoted stack's release, or only `source` when pinned."""
 
     def __init__(
         self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None
@@ -155,10 +174,10 @@ class AppImage(pulumi.ComponentResource):
         super().__init__("miko:image:AppImage", name, None, opts)
         self._name = name
         self._args = args
-        self.commit = pulumi.Output.from_input("")
         if args.settings.ref:
             self.source = "pinned (imageRef)"
             self.image_ref = pulumi.Output.from_input(args.settings.ref)
+            self.release = pulumi.Output.from_input({"source": self.source})
         elif args.settings.promote_from:
             self.source = f"promoted from stack {args.settings.promote_from}"
             self.image_ref = self._promoted(args.settings.promote_from)
@@ -166,7 +185,13 @@ class AppImage(pulumi.ComponentResource):
             self.source = "built here"
             self.image_ref = self._built()
         self.repository_arn = self.image_ref.apply(repository_arn_of)
-        self.register_outputs({"image_ref": self.image_ref, "repository_arn": self.repository_arn})
+        self.register_outputs(
+            {
+                "image_ref": self.image_ref,
+                "repository_arn": self.repository_arn,
+                "release": self.release,
+            }
+        )
 
     def _promoted(self, stack: str) -> pulumi.Output[str]:
         reference = pulumi.StackReference(
@@ -174,7 +199,9 @@ class AppImage(pulumi.ComponentResource):
             stack_name=promoted_stack_name(stack),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.commit = reference.get_output(RELEASE_COMMIT_OUTPUT).apply(lambda found: found or "")
+        self.release = reference.get_output(RELEASE_OUTPUT).apply(
+            lambda found: {**(found or {}), "source": self.source}
+        )
         return reference.require_output(IMAGE_REF_OUTPUT).apply(str)
 
     def _built(self) -> pulumi.Output[str]:
@@ -202,7 +229,13 @@ class AppImage(pulumi.ComponentResource):
         )
         inputs = [SERVICE_DIR, *([args.frontend_source] if args.frontend_source else [])]
         commit = last_commit(args.project_dir, *inputs)
-        self.commit = pulumi.Output.from_input(commit)
+        self.release = pulumi.Output.from_input(
+            {
+                "source": self.source,
+                "commit": commit,
+                "frontend": frontend_build(args.project_dir, args.frontend_source),
+            }
+        )
         content = context_digest(*(args.project_dir / path for path in inputs))
         tag = f"{args.version}-{commit[:12]}-{content[:12]}"
         token = aws.ecr.get_authorization_token_output(

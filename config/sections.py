@@ -31,6 +31,7 @@ from app.contract import (
     CSP_MODES,
     DEPLOYED_ENVIRONMENTS,
     LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS,
+    MIN_ASSET_RETENTION_HOURS,
     PLATFORM_BROWSER_KEYS,
     keepalive_problem,
     shutdown_problem,
@@ -242,7 +243,7 @@ class FrontendSettings(Section):
     browser_values: StringMap
     """Browser key (VITE_*) -> plain value (feature flags, public identifiers)."""
     csp_mode: str
-    asset_retention_hours: int = Field(ge=24, le=8760)
+    asset_retention_hours: int = Field(ge=MIN_ASSET_RETENTION_HOURS, le=8760)
     """How long a release's fingerprinted assets stay loadable after it is replaced."""
 
     @field_validator("source")

@@ -15,7 +15,7 @@ from plan.diff import diff_states
 from plan.placeholders import placeholder_secrets
 from plan.policy_check import check_policies
 from plan.project import PROJECT_DIR, stack_names
-from plan.render import RenderFailed, render_stack
+from plan.render import RenderFailed, Rendering, render_stack
 from plan.report import PlanResult, render_text
 from plan.revision import RevisionError, render_revision
 
@@ -30,13 +30,40 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def make_plan(stack: str, base: str | None) -> PlanResult:
+PROMOTED_FROM = "promoted from stack "
+
+
+def render_with_promotion(stack: str) -> Rendering:
+    """The stack's rendering; a stack promoting another's image is rendered against that
+    stack's own rendering, so the plan shows the release it would really take over."""
     rendering = render_stack(stack, secret_values=placeholder_secrets())
+    source = str((rendering.exports.get("release") or {}).get("source", ""))
+    if not source.startswith(PROMOTED_FROM):
+        return rendering
+    promoted = source.removeprefix(PROMOTED_FROM).rsplit("/", 1)[-1]
+    if promoted not in stack_names():
+        return rendering
+    exports = render_stack(promoted, secret_values=placeholder_secrets()).exports
+    return render_stack(
+        stack, secret_values=placeholder_secrets(), stack_outputs={promoted: exports}
+    )
+
+
+def make_plan(stack: str, base: str | None) -> PlanResult:
+    rendering = render_with_promotion(stack)
     changes = None
     if base:
         changes = diff_states(render_revision(base, stack).resources, rendering.resources)
     findings = check_policies(rendering)
-    return PlanResult(stack, rendering.resources, findings, changes, base, rendering.warnings)
+    return PlanResult(
+        stack,
+        rendering.resources,
+        findings,
+        changes,
+        base,
+        rendering.warnings,
+        release=rendering.exports.get("release"),
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -188,7 +188,11 @@ class PlatformMocks(pulumi.runtime.Mocks):
         derived = {
             "image_ref": f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/miko-{stack}-app"
             f"@sha256:{_digest(stack)}",
-            "release_commit": _digest("commit", stack)[:40],
+            "release": {
+                "source": "built here",
+                "commit": _digest("commit", stack)[:40],
+                "frontend": _digest("frontend", stack)[:16],
+            },
         }
         return {"outputs": dict(self.stack_outputs.get(stack, derived)), "secretOutputNames": []}
 

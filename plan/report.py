@@ -72,6 +72,8 @@ class PlanResult:
     changes: Sequence[ResourceChange] | None = None
     base: str | None = None
     warnings: Sequence[str] = ()
+    release: Mapping[str, str] | None = None
+    """The stack's `release` export: image source and reference, commit, front-end build."""
 
     @property
     def mandatory(self) -> list[Finding]:
@@ -84,6 +86,7 @@ class PlanResult:
             "resources": [resource.to_json() for resource in self.resources],
             "findings": [finding.to_json() for finding in self.findings],
             "warnings": list(self.warnings),
+            "release": None if self.release is None else dict(self.release),
             "base": self.base,
             "changes": None if self.changes is None else [c.to_json() for c in self.changes],
         }
@@ -199,6 +202,11 @@ def summary_line(result: PlanResult) -> str:
     return summary
 
 
+def release_section(release: Mapping[str, str]) -> list[str]:
+    """What the stack would run; under the mock runtime a built image's digest is a stand-in."""
+    return ["Release:", *(f"  {name}: {release[name]}" for name in sorted(release))]
+
+
 def render_text(result: PlanResult) -> str:
     sections = [
         [
@@ -208,6 +216,8 @@ def render_text(result: PlanResult) -> str:
         resource_tree(result.resources),
         findings_section(result.findings),
     ]
+    if result.release:
+        sections.append(release_section(result.release))
     if result.warnings:
         sections.append(["Warnings:", *(f"  {warning}" for warning in result.warnings)])
     if result.changes is not None:

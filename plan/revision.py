@@ -2,12 +2,14 @@
 
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
+from components.image import REVISION_VARIABLE
 from plan.project import PROJECT_DIR
 from plan.render import Rendering
 
@@ -39,12 +41,16 @@ def render_revision(ref: str, stack: str, repo_dir: Path = PROJECT_DIR) -> Rende
             return Rendering(stack=stack, resources=(), exports={})
         if not (program_dir / f"Pulumi.{stack}.yaml").is_file():
             return Rendering(stack=stack, resources=(), exports={})
+        # The exported tree has no .git: the image's release commit is read from the
+        # repository's history at `ref` (components/image.py, last_commit).
+        history = {"GIT_DIR": str(repo_dir / ".git"), REVISION_VARIABLE: ref}
         snapshot = subprocess.run(
             [sys.executable, "-m", "plan.snapshot", "--program-dir", scratch, "--stack", stack],
             cwd=repo_dir,
             capture_output=True,
             text=True,
             check=False,
+            env={**os.environ, **history},
         )
     if snapshot.returncode != 0:
         last_lines = "\n".join(snapshot.stderr.strip().splitlines()[-15:])

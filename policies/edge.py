@@ -9,6 +9,7 @@ from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 from policies._cf_expression import evaluate_expression, request_fields
 from policies._props import (
     ConfigSchema,
+    boolean_setting,
     config_value,
     contains_unknown,
     integer_setting,
@@ -51,7 +52,12 @@ HEADERS_SCHEMA: ConfigSchema = {
         minimum=0,
         description="Smallest Strict-Transport-Security max-age the edge may send.",
         default=31_536_000,
-    )
+    ),
+    "allowCspReportOnly": boolean_setting(
+        description="Accept a Content-Security-Policy-Report-Only header in place of an "
+        "enforced one (cspMode report-only: trying a stricter policy; nothing is blocked).",
+        default=False,
+    ),
 }
 API_SCHEMA: ConfigSchema = {
     "apiPrefix": string_setting(
@@ -132,8 +138,10 @@ def _hsts_problem(value: str | None, min_age: int) -> str | None:
     return None
 
 
-def _header_problems(headers: dict[str, str], min_age: int) -> list[str]:
+def _header_problems(headers: dict[str, str], min_age: int, report_only_ok: bool) -> list[str]:
     csp = headers.get("content-security-policy", "")
+    if not csp and report_only_ok:
+        csp = headers.get("content-security-policy-report-only", "")
     frame_denied = headers.get("x-frame-options", "").upper() == "DENY" or re.search(
         r"frame-ancestors\s+'none'", csp
     )
@@ -169,7 +177,8 @@ def _check_security_headers(args: StackValidationArgs, report: ReportViolation) 
             None,
         )
         return
-    missing = _header_problems(_sent_headers(args), min_age)
+    report_only_ok = bool(config_value(args.get_config(), HEADERS_SCHEMA, "allowCspReportOnly"))
+    missing = _header_problems(_sent_headers(args), min_age, report_only_ok)
     if missing:
         report(
             f"Cloudflare ruleset {rulesets[0].urn} must set on every response: "

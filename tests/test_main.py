@@ -125,7 +125,7 @@ def test_components_parent_their_resources(stack):
         # An image promoted or pinned by digest is a reference: nothing is created for it.
         builds = (
             component.type != "miko:image:AppImage"
-            or rendering.exports["image_source"] == "built here"
+            or rendering.exports["release"]["source"] == "built here"
         )
         assert bool(children) == builds, component.urn
         prefix = component.name + "-"

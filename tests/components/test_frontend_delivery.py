@@ -12,7 +12,9 @@ import pytest
 
 from app.contract import Env, SecretEnv
 from app.security_headers import csp_header_name
+from app.static_files import StaticFiles
 from components.image import repository_arn_of
+from config.stack import PROJECT_DIR
 from plan.render import render_stack
 from tests.components.conftest import DUMMY_SECRETS, STACKS
 from tests.rendered_tasks import INJECTED, app_settings_from, container_environment
@@ -77,11 +79,15 @@ def test_the_app_is_told_what_reaches_the_browser_by_name_never_by_value(stack):
 
 def test_staging_builds_the_image_and_exports_it(staging):
     assert len(staging.of_type(IMAGE)) == 1
-    assert staging.exports["image_source"] == "built here"
+    release = staging.exports["release"]
+    assert release["source"] == "built here"
+    assert release["image"] == staging.exports["image_ref"]
+    # The placeholder's build id, computed by the service's own code from the same files.
+    assert release["frontend"] == StaticFiles(PROJECT_DIR / "app" / "static").build_id
     assert staging.exports["image_ref"].startswith(
         "123456789012.dkr.ecr.us-west-2.amazonaws.com/miko-staging-app@sha256:"
     )
-    assert len(staging.exports["release_commit"]) == 40
+    assert len(release["commit"]) == 40
 
 
 def test_prod_runs_the_digest_staging_ran_without_building(staging):
@@ -89,7 +95,10 @@ def test_prod_runs_the_digest_staging_ran_without_building(staging):
         "prod",
         secret_values=DUMMY_SECRETS,
         stack_outputs={
-            "staging": {"image_ref": staging.exports["image_ref"], "release_commit": "c0ffee"}
+            "staging": {
+                "image_ref": staging.exports["image_ref"],
+                "release": staging.exports["release"],
+            }
         },
     )
 
@@ -99,7 +108,10 @@ def test_prod_runs_the_digest_staging_ran_without_building(staging):
     assert environment[Env.RELEASE_IMAGE] == staging.exports["image_ref"]
     [container] = json.loads(prod.get(TASK, "app-task").inputs["containerDefinitions"])
     assert container["image"] == staging.exports["image_ref"]
-    assert prod.exports["release_commit"] == "c0ffee"
+    assert prod.exports["release"] == {
+        **staging.exports["release"],
+        "source": "promoted from stack staging",
+    }
     # The execution role may pull from staging's repository, the one the digest names.
     assert repository_arn_of(staging.exports["image_ref"]) in json.dumps(
         [resource.inputs for resource in prod.of_type("aws:iam/rolePolicy:RolePolicy")]
@@ -112,7 +124,7 @@ def test_a_pinned_image_is_the_rollback_and_nothing_is_built(render_with):
 
     assert not prod.of_type(IMAGE)
     assert container_environment(prod, "app-task")[Env.RELEASE_IMAGE] == earlier
-    assert prod.exports["image_source"] == "pinned (imageRef)"
+    assert prod.exports["release"]["source"] == "pinned (imageRef)"
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,11 @@ def test_the_committed_stack_plans_clean_and_writes_the_same_content_as_json(tmp
     assert text.rstrip().endswith(document["summary"])
     assert "0 mandatory and 0 advisory policy violations" in document["summary"]
     assert len(document["resources"]) == int(document["summary"].split(": ")[1].split()[0])
+    # prod promotes staging's image: the plan shows the release staging's own rendering exports.
+    release = document["release"]
+    assert release["source"] == "promoted from stack staging"
+    assert "/miko-staging-app@sha256:" in release["image"]
+    assert f"image: {release['image']}" in text
 
 
 def test_an_unknown_stack_is_refused(capsys):

@@ -56,6 +56,16 @@ def test_missing_or_weak_header_is_reported_by_urn(run_stack, header, value, exp
     assert reported[0][1] == ruleset.urn
 
 
+def test_a_report_only_csp_passes_only_where_the_stack_allows_it(run_stack):
+    headers = security_headers(["https://abc.supabase.co"], "report-only")
+    assert "Content-Security-Policy" not in headers
+    ruleset = headers_ruleset(headers)
+
+    (reported,) = run_stack("cloudflare-security-headers", [ruleset])
+    assert "Content-Security-Policy with a default-src directive" in reported[0]
+    assert run_stack("cloudflare-security-headers", [ruleset], {"allowCspReportOnly": True}) == []
+
+
 def test_frame_denial_missing_is_reported(run_stack):
     headers = {**HEADERS, "Content-Security-Policy": "default-src 'self'"}
     del headers["X-Frame-Options"]
