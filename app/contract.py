@@ -15,6 +15,7 @@ reach the app as environment variables: the app checks its timings against the v
 stack it runs in, never against copies of the defaults.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -135,6 +136,15 @@ PLATFORM_BROWSER_KEYS: Final = (
 )
 """Browser keys the service fills itself (release, environment, its ingestion paths)."""
 BROWSER_KEY_PATTERN: Final = r"^VITE_[A-Z0-9_]{1,64}$"
+
+
+def browser_key_problem(key: str) -> str | None:
+    """Why `key` cannot be a key of the SPA's runtime configuration, or None."""
+    if not re.fullmatch(BROWSER_KEY_PATTERN, key):
+        return f"{key!r} is not a browser key (VITE_ and A-Z, 0-9, _)"
+    if key in PLATFORM_BROWSER_KEYS:
+        return f"{key} is set by the service itself"
+    return None
 
 
 APP_ENVIRONMENTS: Final = ("development", "staging", "production")

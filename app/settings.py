@@ -3,7 +3,6 @@
 import json
 import math
 import pathlib
-import re
 from functools import lru_cache
 from typing import Annotated, Literal, Self
 
@@ -13,15 +12,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app import __version__
 from app.contract import (
     APP_PORT,
-    BROWSER_KEY_PATTERN,
     BROWSER_VISIBLE_VARIABLES,
     CONTAINER_STOP_TIMEOUT_RANGE_SECONDS,
     LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS,
     LOGS_INGEST_PATH,
     METRICS_INGEST_PATH,
-    PLATFORM_BROWSER_KEYS,
     Env,
-    SecretEnv,
+    browser_key_problem,
     keepalive_problem,
     shutdown_problem,
 )
@@ -36,13 +33,7 @@ AppEnv = Literal["development", "staging", "production"]
 """The values of contract.APP_ENVIRONMENTS (a Literal must spell them out for the type checker)."""
 
 REQUIRED_OUTSIDE_DEVELOPMENT = (
-    SecretEnv.SUPABASE_URL,
-    SecretEnv.SUPABASE_ANON_KEY,
-    SecretEnv.N8N_WEBHOOK_URL,
-    SecretEnv.N8N_INSTANCE_ID,
-    SecretEnv.GOOGLE_CLIENT_ID,
-    SecretEnv.GOOGLE_API_KEY,
-    SecretEnv.BASE44_APP_ID,
+    *BROWSER_VISIBLE_VARIABLES,  # every integration the SPA calls
     Env.ALLOWED_ORIGINS,
     Env.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS,
     Env.CONTAINER_STOP_TIMEOUT_SECONDS,
@@ -181,10 +172,9 @@ class Settings(BaseSettings):
     @classmethod
     def browser_keys(cls, config: dict[str, str]) -> dict[str, str]:
         for key in config:
-            if not re.fullmatch(BROWSER_KEY_PATTERN, key):
-                raise ValueError(f"browser key {key!r} is not VITE_ and upper-case letters")
-            if key in PLATFORM_BROWSER_KEYS:
-                raise ValueError(f"browser key {key!r} is set by the service itself")
+            problem = browser_key_problem(key)
+            if problem:
+                raise ValueError(problem)
         return config
 
     @field_validator("browser_config_from")

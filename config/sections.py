@@ -26,13 +26,12 @@ from pydantic import (
 )
 
 from app.contract import (
-    BROWSER_KEY_PATTERN,
     CONTAINER_STOP_TIMEOUT_RANGE_SECONDS,
     CSP_MODES,
     DEPLOYED_ENVIRONMENTS,
     LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS,
     MIN_ASSET_RETENTION_HOURS,
-    PLATFORM_BROWSER_KEYS,
+    browser_key_problem,
     keepalive_problem,
     shutdown_problem,
 )
@@ -70,24 +69,18 @@ def _strict_bool(value: object) -> object:
     return value
 
 
-def _json_list(value: object) -> object:
-    """Arrays reach the program as JSON text, as the CLI passes them."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError(f"expected a list of strings, got {value!r}") from None
-    return value
+def _json_text(expected: str) -> BeforeValidator:
+    """Arrays and objects reach the program as JSON text, as the CLI passes them."""
 
+    def parse(value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError(f"expected {expected}, got {value!r}") from None
+        return value
 
-def _json_object(value: object) -> object:
-    """Objects reach the program as JSON text, as the CLI passes them."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError(f"expected an object of strings, got {value!r}") from None
-    return value
+    return BeforeValidator(parse)
 
 
 def _retention(days: int) -> int:
@@ -133,8 +126,8 @@ def _cidrs(cidrs: tuple[str, ...]) -> tuple[str, ...]:
 
 
 ConfigBool = Annotated[bool, BeforeValidator(_strict_bool)]
-StringList = Annotated[tuple[str, ...], BeforeValidator(_json_list)]
-StringMap = Annotated[dict[str, str], BeforeValidator(_json_object)]
+StringList = Annotated[tuple[str, ...], _json_text("a list of strings")]
+StringMap = Annotated[dict[str, str], _json_text("an object of strings")]
 RetentionDays = Annotated[int, Field(ge=1, le=3653)]
 
 
@@ -259,10 +252,9 @@ class FrontendSettings(Section):
     @classmethod
     def _browser_keys(cls, config: dict[str, str]) -> dict[str, str]:
         for key in config:
-            if not re.fullmatch(BROWSER_KEY_PATTERN, key):
-                raise ValueError(f"{key!r} is not a browser key (VITE_ and A-Z, 0-9, _)")
-            if key in PLATFORM_BROWSER_KEYS:
-                raise ValueError(f"{key} is set by the service itself")
+            problem = browser_key_problem(key)
+            if problem:
+                raise ValueError(problem)
         return config
 
     @field_validator("browser_secrets")

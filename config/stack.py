@@ -7,6 +7,7 @@ only reads and checks. All problems, each naming its key, are raised together as
 """
 
 import datetime
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +144,30 @@ def _copy_region(identity: IdentitySettings, backup: BackupSettings) -> str | No
     )
 
 
+def _dockerignore_regex(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern as a regex over slash-separated paths (moby's patternmatcher:
+    `**` any number of directories, `*` and `?` within one name)."""
+    parts = re.split(r"(\*\*/|\*\*|\*|\?)", pattern.strip("/"))
+    wildcards = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(wildcards.get(part, re.escape(part)) for part in parts))
+
+
+def excluded_from_build_context(relative: str, project_dir: Path = PROJECT_DIR) -> str | None:
+    """The .dockerignore line that keeps `relative` (or a parent of it) out of the image's build
+    context, or None; the last matching line wins, `!` lines re-include."""
+    ignore = project_dir / ".dockerignore"
+    lines = ignore.read_text().splitlines() if ignore.is_file() else []
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    parts = relative.strip("/").split("/")
+    candidates = ["/".join(parts[: end + 1]) for end in range(len(parts))]
+    verdict: str | None = None
+    for pattern in patterns:
+        regex = _dockerignore_regex(pattern.removeprefix("!"))
+        if any(regex.fullmatch(candidate) for candidate in candidates):
+            verdict = None if pattern.startswith("!") else pattern
+    return verdict
+
+
 def _frontend_source(image: ImageSettings, frontend: FrontendSettings) -> str | None:
     if not frontend.source:
         return None
@@ -150,6 +175,12 @@ def _frontend_source(image: ImageSettings, frontend: FrontendSettings) -> str | 
         return (
             f"frontendSource: {frontend.source!r} is built into the image, but this stack does "
             "not build one (imageRef or imagePromoteFrom is set); set it on the stack that builds"
+        )
+    excluded_by = excluded_from_build_context(frontend.source)
+    if excluded_by is not None:
+        return (
+            f"frontendSource: {frontend.source!r} is outside the image's build context "
+            f"(.dockerignore: {excluded_by!r}); keep the SPA elsewhere in the project"
         )
     path = PROJECT_DIR / frontend.source
     if not (path / "package.json").is_file() and not (path / "index.html").is_file():

@@ -10,7 +10,6 @@ client, so a lookup that reached S3 in any way is seen.
 import asyncio
 import contextlib
 import json
-import logging
 import secrets
 import socket
 from collections import Counter
@@ -20,7 +19,6 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from app.asset_archive import (
     MAX_REFRESH_INTERVAL_SECONDS,
@@ -59,16 +57,6 @@ ARCHIVED_OF_RELEASE_N = {
     "assets/photo-a1b2c3d4.png",
     "assets/nested/chunk-Ee55Ff66.js",
 }
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

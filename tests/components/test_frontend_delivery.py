@@ -14,7 +14,7 @@ from app.contract import Env, SecretEnv
 from app.security_headers import csp_header_name
 from app.static_files import StaticFiles
 from components.image import repository_arn_of
-from config.stack import PROJECT_DIR
+from config.stack import PROJECT_DIR, excluded_from_build_context
 from plan.render import render_stack
 from tests.components.conftest import DUMMY_SECRETS, STACKS
 from tests.rendered_tasks import INJECTED, app_settings_from, container_environment
@@ -127,6 +127,16 @@ def test_a_pinned_image_is_the_rollback_and_nothing_is_built(render_with):
     assert prod.exports["release"]["source"] == "pinned (imageRef)"
 
 
+def test_the_build_context_check_follows_dockerignore_s_last_match_rule():
+    # The patterns of the project's own .dockerignore, with Docker's semantics (moby's
+    # patternmatcher: the last matching line wins, `!` re-includes, `**` spans directories).
+    assert excluded_from_build_context("tests/frontend/spa") is None
+    assert excluded_from_build_context("tests/frontend/spa/node_modules/react") is not None
+    assert excluded_from_build_context("frontend/clinic/src/main.tsx") is None
+    assert excluded_from_build_context("frontend/clinic/node_modules") == "**/node_modules"
+    assert excluded_from_build_context("components/image.py") == "components"
+
+
 @pytest.mark.parametrize(
     ("config", "named"),
     [
@@ -134,6 +144,10 @@ def test_a_pinned_image_is_the_rollback_and_nothing_is_built(render_with):
         ({"imageRef": "docker.io/library/nginx@sha256:" + "ab" * 32}, "imageRef"),
         ({"frontendSource": "tests/frontend/spa"}, "does not build one"),
         ({"imagePromoteFrom": "", "frontendSource": "no/such/dir"}, "neither package.json"),
+        (
+            {"imagePromoteFrom": "", "frontendSource": "tests/app"},
+            "outside the image's build context .*'tests'",
+        ),
         ({"browserSecrets": {"VITE_DB": "databaseUrl"}}, "databaseUrl"),
     ],
 )

@@ -3,7 +3,6 @@ the job's environment. Tests that use the cluster are marked `postgres`; they fa
 when the server binaries are missing (scripts/install-system-deps installs them)."""
 
 import json
-import logging
 import secrets
 import subprocess
 import sys
@@ -14,22 +13,11 @@ from typing import Any
 import boto3
 import psycopg
 import pytest
-from moto.server import ThreadedMotoServer
 from psycopg import sql
 
 from app.backup.cli import main
 
 REPOSITORY = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
