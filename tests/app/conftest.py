@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,17 +181,27 @@ class ServiceProcess:
         return self.output_path.read_text()
 
 
-def start_service(tmp_path: Path, **env: str) -> ServiceProcess:
-    port = free_port()
-    # Neither a setting nor a metrics directory of this process (an in-process launcher test
-    # may have named one and removed it) reaches the child.
-    environment = {
+def child_environment(**env: str) -> dict[str, str]:
+    """This process's environment for a child service, plus `env`: no setting of this machine
+    and no metrics directory of this process (an in-process launcher test may have named one
+    and removed it) reaches the child."""
+    inherited = {
         key: value
         for key, value in os.environ.items()
         if key.upper() not in SETTING_NAMES and key != "PROMETHEUS_MULTIPROC_DIR"
     }
-    environment.update({"PORT": str(port), "HOST": "127.0.0.1", **env})
-    output_path = tmp_path / f"service-{port}.log"
+    return {**inherited, **env}
+
+
+def start_service(tmp_path: Path, **env: str) -> ServiceProcess:
+    """`python -m app serve` on a free loopback port, once /health answers."""
+    return start_service_at(tmp_path, free_port(), env)
+
+
+def start_service_at(tmp_path: Path, port: int, env: Mapping[str, str]) -> ServiceProcess:
+    """`python -m app serve` on `port` (a restart on the same port keeps a site's origin)."""
+    environment = child_environment(PORT=str(port), HOST="127.0.0.1", **env)
+    output_path = tmp_path / f"service-{port}-{time.monotonic_ns()}.log"
     with output_path.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve"],

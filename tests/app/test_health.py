@@ -4,7 +4,11 @@ import json
 import time
 
 import pytest
+from starlette.testclient import TestClient
 
+from app.asgi import create_app
+from app.settings import STATIC_DIR_DEFAULT, Settings
+from app.static_files import StaticFiles
 from tests.app.conftest import closed_port
 
 pytestmark = pytest.mark.usefixtures("clean_environment")
@@ -160,3 +164,19 @@ def test_dependency_results_reach_prometheus(make_client, fake_dependency):
     assert 'miko_dependency_up{dependency="n8n"} 0.0' in exposition
     assert 'miko_dependency_checks_total{dependency="n8n",status="unhealthy"}' in exposition
     assert 'miko_dependency_check_duration_seconds_count{dependency="n8n"}' in exposition
+
+
+def test_liveness_reports_the_release_the_task_runs(clean_environment):
+    """Deploy checks and rollbacks compare against this: commit (baked into the image), image
+    digest (from the task definition) and the front-end build id of the files actually served."""
+    image = "123456789012.dkr.ecr.us-west-2.amazonaws.com/miko-staging-app@sha256:" + "ab" * 32
+    settings = Settings(release_commit="8c79df7", release_image=image, app_version="2.0.0")
+    with TestClient(create_app(settings)) as client:
+        release = client.get("/health").json()["release"]
+
+    assert release == {
+        "version": "2.0.0",
+        "commit": "8c79df7",
+        "image": image,
+        "frontend": StaticFiles(STATIC_DIR_DEFAULT).build_id,
+    }

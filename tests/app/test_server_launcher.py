@@ -38,6 +38,10 @@ def test_defaults_reach_uvicorn(uvicorn_calls):
 
 
 def test_several_workers_get_a_fresh_metrics_directory(monkeypatch, uvicorn_calls):
+    # The launcher names its directory in os.environ; set-then-delete makes monkeypatch remove
+    # it again afterwards, so no later test's child process inherits a deleted directory.
+    monkeypatch.setenv(MULTIPROC_ENV, "")
+    monkeypatch.delenv(MULTIPROC_ENV)
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
     seen = []
     monkeypatch.setattr(

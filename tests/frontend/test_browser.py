@@ -30,11 +30,7 @@ import datetime
 import hashlib
 import ipaddress
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,7 +39,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -61,7 +56,7 @@ from app.contract import (
 )
 from app.redaction import REDACTED
 from plan.render import render_stack
-from tests.app.conftest import REPO_ROOT, SETTING_NAMES, ServiceProcess, free_port
+from tests.app.conftest import ServiceProcess, free_port, start_service_at
 from tests.components.conftest import DUMMY_SECRETS
 from tests.frontend.browser import (
     CHROMIUM,
@@ -173,36 +168,6 @@ def tls_front_block(port: int, origin: str, tls: Tls) -> str:
 """
 
 
-def start_service_on(folder: Path, port: int, env: Mapping[str, str]) -> ServiceProcess:
-    """`python -m app serve` on a given loopback port, as tests/app/conftest.py starts it; a
-    restart on the same port keeps the site's origin (and the browser's context) as it was."""
-    environment = {
-        name: value for name, value in os.environ.items() if name.upper() not in SETTING_NAMES
-    }
-    environment.update({"PORT": str(port), "HOST": "127.0.0.1", **env})
-    output_path = folder / f"service-{port}-{time.monotonic_ns()}.log"
-    with output_path.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"],
-            cwd=REPO_ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    service = ServiceProcess(process, f"http://127.0.0.1:{port}", output_path)
-    deadline = time.monotonic() + SERVICE_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"service exited early:\n{service.output()}")
-        try:
-            if httpx.get(f"{service.base_url}/health", timeout=1).status_code == 200:
-                return service
-        except httpx.TransportError:
-            time.sleep(0.1)
-    stop_service(service)
-    raise AssertionError(f"service did not answer /health in time:\n{service.output()}")
-
-
 @dataclass
 class Site:
     folder: Path
@@ -220,7 +185,7 @@ class Site:
     def restart(self, env: Mapping[str, str]) -> None:
         """Stops the service and starts it again, same build, same port, another environment."""
         stop_service(self.service)
-        self.service = start_service_on(self.folder, self.port, env)
+        self.service = start_service_at(self.folder, self.port, env)
 
     def lines(self, since: int = 0) -> list[dict[str, Any]]:
         """The JSON lines of the service's stdout, from character `since` on."""
@@ -252,7 +217,7 @@ def service_env(third: ThirdParties, dist: Path, **changes: str) -> dict[str, st
 def running_site(folder: Path, env: Mapping[str, str], tls: Tls) -> Iterator[Site]:
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    service = start_service_on(folder, port, env)
+    service = start_service_at(folder, port, env)
     front_port = free_port()
     front = folder / "front"
     site = Site(folder, port, service, f"https://127.0.0.1:{front_port}", front / "access.log")

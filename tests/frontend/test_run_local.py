@@ -2,7 +2,6 @@
 served locally under the stack's headers, with the routed values from the developer's shell."""
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pytest
 from app.contract import RUNTIME_CONFIG_PATH
 from app.security_headers import security_headers
 from scripts.run_local import stack_frontend
-from tests.app.conftest import REPO_ROOT, SETTING_NAMES, free_port
+from tests.app.conftest import REPO_ROOT, child_environment, free_port
 
 SUPABASE = "https://localdev.supabase.co"
 
@@ -23,12 +22,7 @@ SUPABASE = "https://localdev.supabase.co"
 @pytest.fixture
 def local_run(fixture_dist: Path) -> Iterator[str]:
     port = free_port()
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key.upper() not in SETTING_NAMES and key != "PROMETHEUS_MULTIPROC_DIR"
-    }
-    environment.update({"PORT": str(port), "SUPABASE_URL": SUPABASE, "SUPABASE_ANON_KEY": "anon"})
+    environment = child_environment(PORT=str(port), SUPABASE_URL=SUPABASE, SUPABASE_ANON_KEY="anon")
     process = subprocess.Popen(
         [
             sys.executable,
