@@ -18,8 +18,11 @@ REF_TEMPLATE = "#/components/schemas/{model}"
 
 
 class ValidationProblem(BaseModel):
-    loc: str
-    msg: str
+    loc: str = Field(
+        description="Where the problem is: list positions and documented field names joined by "
+        "`.`; a key the document does not name reads `*` (a rejected key is never repeated)."
+    )
+    msg: str = Field(description="What is wrong, never the rejected value.")
 
 
 class ErrorDetail(BaseModel):
@@ -34,8 +37,11 @@ class ErrorBody(BaseModel):
 
 
 class Accepted(BaseModel):
-    accepted: int = Field(ge=0)
-    """Entries taken: 0 for a Reporting API batch holding no CSP violation (other types)."""
+    accepted: int = Field(
+        ge=0,
+        description="Entries taken: 0 for a Reporting API batch holding no CSP violation "
+        "(reports of other types are skipped).",
+    )
 
 
 class SchemaCollector:

@@ -45,14 +45,13 @@ POST = ("POST",)
 def ingestion(settings: Settings) -> Middleware:
     """CORS (preflights are answered before they count), rate limit, body cap, endpoint.
 
-    Only the ingestion endpoints are called cross-origin, so only they pay for CORS. Each route
-    wrapped gets its own rate limiter.
+    Only the ingestion endpoints are called cross-origin, so only they pay for CORS. Every route
+    wrapped by one `ingestion(...)` shares one rate limiter: a client has one budget across all
+    the ingestion endpoints, not one per endpoint.
     """
+    limiter = FixedWindowLimiter(settings.per_worker_rate_limit, settings.rate_limit_window_seconds)
 
     def around(endpoint: ASGIApp) -> ASGIApp:
-        limiter = FixedWindowLimiter(
-            settings.per_worker_rate_limit, settings.rate_limit_window_seconds
-        )
         limited = RateLimitMiddleware(
             BodyLimitMiddleware(endpoint, settings.max_body_bytes), limiter, settings.proxy_hops
         )

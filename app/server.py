@@ -1,9 +1,16 @@
 """`python -m app serve`: validates the settings, then runs uvicorn (uvloop + httptools).
 
+The HTTP protocol is uvicorn's httptools one, bounded (app.http_server.protocol): head size, head
+and body timeouts, a per-worker connection cap from the file descriptor limit (raised here to
+its hard limit first), and the server's own error answers with the app's headers, request id
+and access line. No WebSocket upgrades (the service has no such endpoint).
+
 Graceful shutdown: on SIGTERM uvicorn stops accepting, lets in-flight requests finish for up to
-SHUTDOWN_GRACE_SECONDS and runs the lifespan shutdown; the process then exits 0. With
-WEB_CONCURRENCY > 1 the supervisor forwards SIGTERM to every worker, each shuts down the same
-way, and the metrics of all workers are merged through a prometheus multiprocess directory.
+SHUTDOWN_GRACE_SECONDS and runs the lifespan shutdown; the process then exits 0. Responses sent
+while draining carry `Connection: close`, and a request arriving on an idle keep-alive
+connection during the grace period is answered rather than reset. With WEB_CONCURRENCY > 1 the
+supervisor forwards SIGTERM to every worker, each shuts down the same way, and the metrics of
+all workers are merged through a prometheus multiprocess directory.
 """
 
 import argparse
@@ -18,11 +25,13 @@ from types import FrameType
 import uvicorn
 from pydantic import ValidationError
 
+from app.http_server.limits import BACKLOG, raise_descriptor_limit
 from app.logging_setup import logging_config
 from app.metrics import MULTIPROC_ENV
 from app.settings import Settings, describe_error, get_settings
 
 APP_FACTORY = "app.asgi:create_app"
+HTTP_PROTOCOL = "app.http_server.protocol:HardenedHttpToolsProtocol"
 
 
 def exit_cleanly(signum: int, frame: FrameType | None) -> None:
@@ -45,7 +54,7 @@ def prepare_multiprocess_dir() -> Path | None:
     return created
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, http_protocol: str = HTTP_PROTOCOL) -> None:
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -53,7 +62,9 @@ def run(settings: Settings) -> None:
         port=settings.port,
         workers=settings.web_concurrency,
         loop="uvloop",
-        http="httptools",
+        http=http_protocol,
+        ws="none",
+        backlog=BACKLOG,
         lifespan="on",
         log_config=logging_config(settings.log_level),
         access_log=False,
@@ -64,7 +75,8 @@ def run(settings: Settings) -> None:
     )
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], http_protocol: str = HTTP_PROTOCOL) -> int:
+    """`http_protocol` is for the HTTP benchmark only, which also measures uvicorn's own."""
     argparse.ArgumentParser(
         prog="python -m app serve",
         description="Serve the MiKO platform service; configured only through the environment.",
@@ -75,9 +87,10 @@ def main(argv: list[str]) -> int:
         print(describe_error(error), file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, exit_cleanly)
+    raise_descriptor_limit()
     created_dir = prepare_multiprocess_dir() if settings.web_concurrency > 1 else None
     try:
-        run(settings)
+        run(settings, http_protocol)
     finally:
         if created_dir is not None:
             shutil.rmtree(created_dir, ignore_errors=True)

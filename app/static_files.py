@@ -174,9 +174,21 @@ class Resource:
         return self.identity
 
 
-@lru_cache(maxsize=256)
+# The per-value cache holds at most ENCODING_CACHE_ENTRIES values of at most
+# MAX_CACHED_ACCEPT_ENCODING_BYTES each (browsers send 20-60 bytes), so 64 KiB of keys, plus
+# their small results; a longer value is parsed on every request and never kept.
+ENCODING_CACHE_ENTRIES = 256
+MAX_CACHED_ACCEPT_ENCODING_BYTES = 256
+
+
 def accepted_encodings(header: bytes) -> frozenset[str]:
     """Codings an Accept-Encoding value allows (q > 0); `*` stands for br and gzip."""
+    if len(header) > MAX_CACHED_ACCEPT_ENCODING_BYTES:
+        return parse_accept_encoding(header)
+    return _cached_accept_encoding(header)
+
+
+def parse_accept_encoding(header: bytes) -> frozenset[str]:
     accepted: set[str] = set()
     for item in header.decode("latin-1").lower().split(","):
         coding, *params = (part.strip() for part in item.split(";"))
@@ -188,6 +200,9 @@ def accepted_encodings(header: bytes) -> frozenset[str]:
             continue
         accepted.update(("br", "gzip") if coding == "*" else (coding,))
     return frozenset(accepted)
+
+
+_cached_accept_encoding = lru_cache(maxsize=ENCODING_CACHE_ENTRIES)(parse_accept_encoding)
 
 
 def qvalue_of(param: str) -> tuple[str, str, str]:
@@ -517,9 +532,11 @@ def is_not_modified(
     if if_modified_since:
         try:
             since = parsedate_to_datetime(if_modified_since.decode("latin-1"))
-        except (TypeError, ValueError):
+            # A date outside what datetime can hold ("year 99999", or a year so long it
+            # overflows) is not a valid date: the condition is ignored (RFC 9110 13.1.3).
+            return since.tzinfo is not None and last_modified <= since.timestamp()
+        except (TypeError, ValueError, OverflowError, IndexError):
             return False
-        return since.tzinfo is not None and last_modified <= since.timestamp()
     return False
 
 

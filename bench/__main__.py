@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ("app_http", "render", "plan", "backup")
+BENCHMARKS = ("app_http", "render", "plan", "backup", "scrub")
 
 
 def main(argv: list[str]) -> int:

@@ -1,18 +1,21 @@
 """`python -m bench app_http`: the service against `serve -s` and nginx, side by side, with wrk.
 
-All three serve the same generated dist under bench/.work on 127.0.0.1, started together and
+All four serve the same generated dist under bench/.work on 127.0.0.1, started together and
 measured row by row, one server after another (`wrk -t1 -c32 -d5s` after a 1 s warm-up):
 
 - the service: `python -m app serve`, WEB_CONCURRENCY = cores, STATIC_DIR = the bench dist, and
   RATE_LIMIT raised so POST /api/logs measures ingestion rather than 429s;
+- plain: the same service and settings on uvicorn's own httptools protocol instead of the bounded
+  one (app.http_server.protocol), so the table shows what the connection hardening costs;
 - npm `serve -s` (pinned in bench/package.json, `npm ci` into bench/node_modules on first use),
   the assessment's original server, as it ran it;
 - nginx (Debian) with worker_processes = cores, the same security headers, the assessment's cache
   rules and a static JSON `location = /health`: the ceiling.
 
 It prints requests/s, p50/p99 latency and non-2xx/3xx counts per cell, the ratios with PASS/MISS
-against the issue's targets, and the peak RSS (VmHWM) of each service worker. It exits non-zero
-only when a server does not start or wrk fails, never because a target is missed.
+against the issue's targets (and the service against plain), and the peak RSS (VmHWM) of each
+service worker. It exits non-zero only when a server does not start or wrk fails, never because a
+target is missed.
 """
 
 import grp
@@ -58,8 +61,10 @@ RSS_TARGET_MB = 120.0
 SERVE_RATIO_TARGET = 1.0
 NGINX_HEALTH_P99_TARGET = 3.0
 
-SERVICE, SERVE, NGINX_NAME = "service", "serve", "nginx"
-SERVERS = (SERVICE, SERVE, NGINX_NAME)
+SERVICE, PLAIN, SERVE, NGINX_NAME = "service", "plain", "serve", "nginx"
+SERVERS = (SERVICE, PLAIN, SERVE, NGINX_NAME)
+PLAIN_PROTOCOL = "httptools"
+"""uvicorn's own protocol: the service as it was served before the connection hardening."""
 
 LOG_ENTRY = {
     "timestamp": "2026-01-16T12:00:00.000Z",
@@ -221,6 +226,13 @@ def service_command(dist: Dist, port: int) -> tuple[list[str], dict[str, str]]:
         "RATE_LIMIT_WINDOW_SECONDS": "60",
     }
     return [sys.executable, "-m", "app", "serve"], env
+
+
+def plain_service_command(dist: Dist, port: int) -> tuple[list[str], dict[str, str]]:
+    """The service command with uvicorn's own HTTP protocol (app.server.main's bench option)."""
+    _, env = service_command(dist, port)
+    code = f"import sys; from app.server import main; sys.exit(main([], {PLAIN_PROTOCOL!r}))"
+    return [sys.executable, "-c", code], env
 
 
 def ensure_serve_installed() -> None:
@@ -446,22 +458,29 @@ def print_table(rows: list[Row], cells: dict[tuple[str, str], Cell]) -> None:
 
 
 def print_ratios(rows: list[Row], cells: dict[tuple[str, str], Cell]) -> None:
-    print(f"\n{'row':<24} {'service/serve rps':>22} {'service/nginx rps':>18}")
+    print(
+        f"\n{'row':<24} {'service/serve rps':>22} {'service/nginx rps':>18} "
+        f"{'service/plain rps':>18}"
+    )
     for row in rows:
         service = cells[row.label, SERVICE].requests_per_second
         versus_nginx = ratio(service, cells[row.label, NGINX_NAME].requests_per_second)
+        versus_plain = ratio(service, cells[row.label, PLAIN].requests_per_second)
         serve_cell = cells.get((row.label, SERVE))
         if serve_cell is None:
             versus_serve = "n/a"
         else:
             value = ratio(service, serve_cell.requests_per_second)
             versus_serve = f"{value:.2f} {verdict(value >= SERVE_RATIO_TARGET)}"
-        print(f"{row.label:<24} {versus_serve:>22} {versus_nginx:>18.2f}")
-    health = ratio(cells["GET /health", SERVICE].p99_ms, cells["GET /health", NGINX_NAME].p99_ms)
-    print(
-        f"\nGET /health p99 service/nginx: {health:.2f} "
-        f"(target <= {NGINX_HEALTH_P99_TARGET}) {verdict(health <= NGINX_HEALTH_P99_TARGET)}"
-    )
+        print(f"{row.label:<24} {versus_serve:>22} {versus_nginx:>18.2f} {versus_plain:>18.2f}")
+    for server in (SERVICE, PLAIN):
+        health = ratio(cells["GET /health", server].p99_ms, cells["GET /health", NGINX_NAME].p99_ms)
+        print(
+            f"\nGET /health p99 {server}/nginx: {health:.2f} "
+            f"(target <= {NGINX_HEALTH_P99_TARGET}) {verdict(health <= NGINX_HEALTH_P99_TARGET)}",
+            end="",
+        )
+    print()
 
 
 def print_memory(main_pid: int) -> None:
@@ -477,6 +496,8 @@ def print_setup(dist: Dist) -> None:
         f"after a {WARMUP_SECONDS} s warm-up; all servers on 127.0.0.1 serve {dist.root}\n"
         f"service: python -m app serve, WEB_CONCURRENCY={CORES}, RATE_LIMIT={SERVICE_RATE_LIMIT} "
         "(raised so POST /api/logs measures ingestion, not 429s)\n"
+        f"plain: the same service on uvicorn's own {PLAIN_PROTOCOL} protocol (before the "
+        "connection hardening)\n"
         f"serve: npm serve -s (as the assessment ran it; its /health is the SPA fallback page, "
         f"it cannot answer POST /api/logs)\n"
         f"nginx: worker_processes={CORES}, same security headers, assessment cache rules, static "
@@ -498,9 +519,13 @@ def run() -> None:
     urls = {server: f"http://127.0.0.1:{port}" for server, port in ports.items()}
     print_setup(dist)
     command, env = service_command(dist, ports[SERVICE])
+    plain_command, plain_env = plain_service_command(dist, ports[PLAIN])
     with ExitStack() as servers:
         service = servers.enter_context(
             running(command, env, urls[SERVICE] + "/health", WORK / "service.log")
+        )
+        servers.enter_context(
+            running(plain_command, plain_env, urls[PLAIN] + "/health", WORK / "plain.log")
         )
         servers.enter_context(
             running(

@@ -37,6 +37,63 @@ class LoadBalancerArgs:
 
 # The internal paths and everything below them are answered 404 by the load balancer itself.
 INTERNAL_PATH_PATTERNS = tuple(p for path in INTERNAL_PATHS for p in (path, f"{path}/*"))
+MAX_RULE_VALUES = 5
+"""An ALB rule takes at most five match values (path patterns and regexes alike)."""
+MAX_PATTERN_LENGTH = 128
+"""The longest path pattern or regex an ALB condition accepts."""
+NAME_TAIL = "([^A-Za-z0-9_-].*)?$"
+"""The end of the path, or anything after a character that cannot continue the name."""
+
+
+def _hex_class(digit: str) -> str:
+    return f"[{digit.lower()}{digit.upper()}]" if digit.isalpha() else digit
+
+
+def _escape_class(*chars: str) -> str:
+    """`%XY` for each of `chars`, either hex case, as one regex (the chars differ in X only)."""
+    codes = [f"{ord(char):02x}" for char in chars]
+    highs = "".join(sorted({code[0] for code in codes}))
+    (low,) = {code[1] for code in codes}
+    high = highs if len(highs) == 1 else f"[{highs}]"
+    return f"%{high}{_hex_class(low)}"
+
+
+def spelling_regex(path: str) -> str:
+    """An ALB path regex for the spellings of an internal path that a literal pattern misses.
+
+    Path patterns are case-sensitive, compare the path as sent (`/%6detrics` is not
+    `/metrics` to them, but is to uvicorn) and cannot even contain `%`. This matches the
+    path with any letter in either case or percent-encoded (either hex case), any encoded `/`,
+    more than one leading `/`, and anything after a character that cannot continue the name:
+    `/METRICS`, `/%6detrics`, `//metrics`, `/metrics;x`, `/metrics%2F`, but not
+    `/metrics-dashboard`. The app refuses all of these itself (app/routing.py); this answers
+    them at the edge as well. Only groups, classes, alternation and anchors: what ALB regexes
+    support (no lookaround, no backreferences).
+    """
+    pieces = ["^/+"]
+    for char in path.lstrip("/"):
+        if not char.isascii():
+            raise ValueError(f"{path}: an internal path is ASCII")
+        if char.isalpha():
+            lower, upper = char.lower(), char.upper()
+            pieces.append(f"([{lower}{upper}]|{_escape_class(lower, upper)})")
+        elif char == "/":
+            pieces.append(f"(/|{_escape_class('/')})")
+        elif char.isdigit() or char in "-_~":
+            pieces.append(f"({char}|{_escape_class(char)})")
+        elif char == ".":
+            pieces.append(f"([.]|{_escape_class(char)})")
+        else:
+            raise ValueError(f"{path}: an internal path is letters, digits, '/', '-._~' only")
+    regex = "".join(pieces) + NAME_TAIL
+    if len(regex) > MAX_PATTERN_LENGTH:
+        raise ValueError(f"the ALB regex for {path} is longer than {MAX_PATTERN_LENGTH}: {regex}")
+    return regex
+
+
+INTERNAL_PATH_REGEXES = tuple(spelling_regex(path) for path in INTERNAL_PATHS)
+if max(len(INTERNAL_PATH_PATTERNS), len(INTERNAL_PATH_REGEXES)) > MAX_RULE_VALUES:
+    raise ValueError(f"an ALB rule takes at most {MAX_RULE_VALUES} values: split the rules")
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -74,6 +131,10 @@ class LoadBalancer(pulumi.ComponentResource):
             security_groups=[args.security_group_id],
             subnets=list(args.public_subnet_ids),
             drop_invalid_header_fields=True,
+            # The ALB appends the address it saw to X-Forwarded-For (the default, pinned): the
+            # app reads the client from the right end (TRUSTED_PROXY_HOPS), and with `preserve`
+            # a client would write that end itself.
+            xff_header_processing_mode="append",
             enable_deletion_protection=args.settings.deletion_protection,
             # Below the app's keep-alive, so the ALB never reuses a connection the app closed.
             idle_timeout=args.timings.alb_idle_timeout_seconds,
@@ -112,29 +173,17 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=self._child,
         )
         # The app's Prometheus metrics are for the platform, not the internet: the load balancer
-        # answers /metrics itself, so only in-VPC scrapers reach the tasks' /metrics.
-        aws.lb.ListenerRule(
-            f"{name}-hide-metrics",
-            listener_arn=self.https_listener.arn,
-            priority=1,
-            conditions=[
-                aws.lb.ListenerRuleConditionArgs(
-                    path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(
-                        values=list(INTERNAL_PATH_PATTERNS)
-                    )
-                )
-            ],
-            actions=[
-                aws.lb.ListenerRuleActionArgs(
-                    type="fixed-response",
-                    fixed_response=aws.lb.ListenerRuleActionFixedResponseArgs(
-                        content_type="application/json",
-                        message_body='{"error":"not_found"}',
-                        status_code="404",
-                    ),
-                )
-            ],
-            opts=self._child,
+        # answers /metrics itself, however it is spelled; the app refuses it too whenever a
+        # request came through a proxy, and refuses every non-canonical path (app/routing.py).
+        self._hide_internal_paths(
+            "hide-metrics",
+            1,
+            aws.lb.ListenerRuleConditionPathPatternArgs(values=list(INTERNAL_PATH_PATTERNS)),
+        )
+        self._hide_internal_paths(
+            "hide-metrics-spellings",
+            2,
+            aws.lb.ListenerRuleConditionPathPatternArgs(regex_values=list(INTERNAL_PATH_REGEXES)),
         )
         aws.lb.Listener(
             f"{name}-http",
@@ -166,6 +215,28 @@ class LoadBalancer(pulumi.ComponentResource):
                 "target_group_arn_suffix": self.target_group_arn_suffix,
                 "certificate_arn": self.certificate_arn,
             }
+        )
+
+    def _hide_internal_paths(
+        self, role: str, priority: int, paths: aws.lb.ListenerRuleConditionPathPatternArgs
+    ) -> None:
+        """A rule of the HTTPS listener answering 404 itself for the paths matched."""
+        aws.lb.ListenerRule(
+            f"{self._name}-{role}",
+            listener_arn=self.https_listener.arn,
+            priority=priority,
+            conditions=[aws.lb.ListenerRuleConditionArgs(path_pattern=paths)],
+            actions=[
+                aws.lb.ListenerRuleActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerRuleActionFixedResponseArgs(
+                        content_type="application/json",
+                        message_body='{"error":"not_found"}',
+                        status_code="404",
+                    ),
+                )
+            ],
+            opts=self._child,
         )
 
     def _create_access_logs(

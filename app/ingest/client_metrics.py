@@ -3,7 +3,12 @@
 Only the metric names in METRIC_SPECS are accepted, each with its own tag keys; every tag value
 goes through a policy that either refuses it or maps it onto a small fixed set, so a hostile
 client cannot create new time series. Unknown names, unknown tag keys and refused values fail
-the whole flush with 422.
+the whole flush with 422, and nothing of a refused flush is counted or written.
+
+The validators are pydantic models generated from METRIC_SPECS (one per metric name, told apart
+by `name`), so the OpenAPI document lists, per metric, the tag keys it takes and the values each
+key keeps (an `enum`; a closed key such as `unit` takes nothing else, a bucketed key counts any
+other value as `other`).
 
 Each accepted metric becomes one CloudWatch Embedded Metric Format line on stdout (namespace
 `MiKO/Client`, dimension sets `[Environment]` and `[Environment, <tags>]`), so alarms can be
@@ -17,46 +22,75 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from prometheus_client import Counter
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    Tag,
+    TypeAdapter,
+    create_model,
+)
 from starlette.types import Scope
 
 from app.contract import BOOKING_FAILED_METRIC, CLIENT_METRICS_NAMESPACE, ENVIRONMENT_DIMENSION
-from app.logging_setup import write_line
+from app.ingest.endpoint import DateTime, Integer, document_names
+from app.logging_setup import compact_json, write_text
 
 EMF_NAMESPACE = CLIENT_METRICS_NAMESPACE
 MAX_METRICS_PER_FLUSH = 100
-MAX_TAGS = 8
 OTHER = "other"
 MISSING = "none"
 
-TagValue = Annotated[str, Field(max_length=128)] | int | float | bool
-TagPolicy = Callable[[str], str | None]
-"""Maps a raw tag value onto its bounded form; None means the value is refused."""
+TagValue = Annotated[str, Field(max_length=128)] | StrictInt | StrictFloat | StrictBool
+"""What the collector sends as a tag value: a short string, a number or a boolean."""
 
 
 def slug(value: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", value.strip().lower()).strip("_")[:40]
 
 
+@dataclass(frozen=True)
+class TagPolicy:
+    """How one tag key's value is validated (`annotation`, documented) and bounded (`fold`)."""
+
+    annotation: Any
+    fold: Callable[[str], str]
+    description: str
+
+
 def one_of(*allowed: str) -> TagPolicy:
-    return lambda value: value if value in allowed else None
+    """A closed set: any other value is refused (422)."""
+    return TagPolicy(
+        Literal[allowed],
+        lambda value: value,
+        "Only the listed values; any other is refused.",
+    )
 
 
 def bucket(*known: str) -> TagPolicy:
     """Known values (compared as slugs) keep their name; anything else becomes `other`."""
     known_set = frozenset(known)
-    return lambda value: slug(value) if slug(value) in known_set else OTHER
+    return TagPolicy(
+        Literal[known] | TagValue,
+        lambda value: slug(value) if slug(value) in known_set else OTHER,
+        "Kept when it is one of the listed values (compared lower-cased, with runs of other "
+        f"characters as `_`); any other string, number or boolean is counted as `{OTHER}`.",
+    )
 
 
-def status_class(value: str) -> str | None:
+def status_class(value: str) -> str:
     return f"{value[0]}xx" if re.fullmatch(r"[1-5][0-9][0-9]", value) else "error"
 
 
-def endpoint_group(value: str) -> str | None:
+def endpoint_group(value: str) -> str:
     lowered = value.lower()
     for marker, group in (
         ("supabase", "supabase"),
@@ -70,6 +104,19 @@ def endpoint_group(value: str) -> str | None:
             return group
     return OTHER
 
+
+STATUS = TagPolicy(
+    TagValue,
+    status_class,
+    "The HTTP status: 100-599 is counted as its class (`2xx`, ...), anything else as `error`.",
+)
+ENDPOINT = TagPolicy(
+    TagValue,
+    endpoint_group,
+    "The API called (a URL or path), counted as `supabase`, `n8n`, `google`, `base44` or "
+    f"`{OTHER}`.",
+)
+CONTEXT = TagPolicy(TagValue, lambda value: value, "Free-form context: accepted and not kept.")
 
 PROCEDURES = (
     "breast_augmentation",
@@ -115,7 +162,7 @@ METRIC_SPECS: dict[str, MetricSpec] = {
     "page_load_time": MetricSpec("timing", {"unit": one_of("ms")}),
     "api_response_time": MetricSpec(
         "timing",
-        {"endpoint": endpoint_group, "status": status_class, "unit": one_of("ms")},
+        {"endpoint": ENDPOINT, "status": STATUS, "unit": one_of("ms")},
         ("endpoint", "status"),
     ),
     "error_count": MetricSpec(
@@ -150,54 +197,112 @@ MetricName = Literal[
     "user_action",
 ]
 
-Finite = Annotated[float, Field(allow_inf_nan=False, ge=-1e9, le=1e9)]
+Finite = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-1e9, le=1e9)]
+"""A JSON number (an integer too) within ±1e9: no boolean, no numeric string, no Infinity."""
 
 
-class ClientMetric(BaseModel):
-    """One aggregate from `MetricsCollector.getMetrics()`."""
+class MetricValues(BaseModel):
+    """One aggregate from `MetricsCollector.getMetrics()`; one subclass per metric name."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: MetricName
-    tags: dict[Annotated[str, Field(max_length=40)], TagValue] = Field(
-        default_factory=dict, max_length=MAX_TAGS
-    )
-    count: int = Field(ge=1, le=1_000_000)
+    name: str
+    tags: BaseModel
+    count: Integer = Field(ge=1, le=1_000_000)
     sum: Finite
     avg: Finite
     min: Finite
     max: Finite
-    recordedAt: datetime | None = None
+    recordedAt: DateTime | None = None
 
-    @model_validator(mode="after")
-    def bounded_tags(self) -> "ClientMetric":
-        self.tags = dict(bounded_tags(self.name, self.tags))
-        return self
+    def bounded_tags(self) -> dict[str, str]:
+        """The tags as they are counted: dropped keys left out, every value folded."""
+        return bounded_tags(self.name, self.tags.model_dump(exclude_none=True))
+
+
+def camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def tags_model(name: str, spec: MetricSpec) -> type[BaseModel]:
+    """The `tags` object of one metric: its keys only (absent or null means not given)."""
+    policies = {**spec.tags, **dict.fromkeys(sorted(spec.dropped), CONTEXT)}
+    fields: dict[str, Any] = {
+        key: (policy.annotation | None, Field(default=None, description=policy.description))
+        for key, policy in policies.items()
+    }
+    config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"propertyNames": {"enum": list(policies)}, "maxProperties": len(fields)},
+    )
+    model: type[BaseModel] = create_model(f"{camel(name)}Tags", __config__=config, **fields)
+    return model
+
+
+def metric_model(name: str, spec: MetricSpec) -> type[MetricValues]:
+    tags = tags_model(name, spec)
+    constant: Any = Literal[name]
+    model: type[MetricValues] = create_model(
+        f"{camel(name)}Metric",
+        __base__=MetricValues,
+        name=(constant, ...),
+        tags=(tags, Field(default_factory=tags)),
+    )
+    return model
+
+
+METRIC_MODELS = {name: metric_model(name, spec) for name, spec in METRIC_SPECS.items()}
+UNKNOWN_METRIC = "name must be one of: " + ", ".join(METRIC_SPECS)
+
+
+def metric_name_of(value: Any) -> str | None:
+    name = value.get("name") if isinstance(value, dict) else getattr(value, "name", None)
+    return name if isinstance(name, str) and name in METRIC_MODELS else None
+
+
+if TYPE_CHECKING:
+    ClientMetric = MetricValues
+else:
+    ClientMetric = Annotated[
+        Union[tuple(Annotated[model, Tag(name)] for name, model in METRIC_MODELS.items())],  # noqa: UP007
+        Discriminator(
+            metric_name_of, custom_error_type="metric_name", custom_error_message=UNKNOWN_METRIC
+        ),
+    ]
 
 
 class ClientMetricsFlush(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    timestamp: datetime
+    timestamp: DateTime
     environment: str = Field(default="unknown", max_length=32)
     metrics: list[ClientMetric] = Field(min_length=1, max_length=MAX_METRICS_PER_FLUSH)
 
 
+document_names(ClientMetricsFlush)
+
+
 def bounded_tags(name: str, tags: Mapping[str, Any]) -> dict[str, str]:
+    """Tags of a metric as counted. Keys must be the metric's (the models check that first)."""
     spec = METRIC_SPECS[name]
-    unknown = sorted(set(tags) - set(spec.tags) - spec.dropped)
-    if unknown:
+    if set(tags) - set(spec.tags) - spec.dropped:
         allowed = ", ".join(sorted({*spec.tags, *spec.dropped})) or "none"
-        raise ValueError(f"metric {name!r} does not take tag(s) {unknown}; allowed: {allowed}")
+        raise ValueError(f"metric {name!r} takes only the tags: {allowed}")
     bounded = {}
     for key, raw in tags.items():
         if key in spec.dropped:
             continue
-        value = spec.tags[key](str(raw).lower() if isinstance(raw, bool) else str(raw))
-        if value is None:
-            raise ValueError(f"metric {name!r}: value of tag {key!r} is not one that is accepted")
-        bounded[key] = value
+        bounded[key] = spec.tags[key].fold(tag_text(raw))
     return bounded
+
+
+def tag_text(raw: Any) -> str:
+    """A tag value as text: `true`/`false` as JSON spells them, `503.0` as `503`."""
+    if isinstance(raw, bool):
+        return str(raw).lower()
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    return str(raw)
 
 
 def _counter(name: str, suffix: str, help_text: str, labels: tuple[str, ...]) -> Counter:
@@ -217,11 +322,12 @@ PROMETHEUS_MILLISECONDS = {
 _flush = TypeAdapter(ClientMetricsFlush)
 
 
-def dimension_values(metric: ClientMetric) -> dict[str, str]:
-    return {key: str(metric.tags.get(key, MISSING)) for key in METRIC_SPECS[metric.name].dimensions}
+def dimension_values(metric: MetricValues) -> dict[str, str]:
+    tags = metric.bounded_tags()
+    return {key: tags.get(key, MISSING) for key in METRIC_SPECS[metric.name].dimensions}
 
 
-def emf_values(metric: ClientMetric) -> list[tuple[str, str, float]]:
+def emf_values(metric: MetricValues) -> list[tuple[str, str, float]]:
     if METRIC_SPECS[metric.name].kind == "event":
         return [(metric.name, "Count", metric.count)]
     return [
@@ -232,7 +338,7 @@ def emf_values(metric: ClientMetric) -> list[tuple[str, str, float]]:
 
 
 def emf_line(
-    metric: ClientMetric, environment: str, request_id: str | None, now_ms: int
+    metric: MetricValues, environment: str, request_id: str | None, now_ms: int
 ) -> dict[str, Any]:
     dimensions = dimension_values(metric)
     values = emf_values(metric)
@@ -258,20 +364,44 @@ def emf_line(
     }
 
 
-def fold_into_prometheus(metric: ClientMetric, environment: str) -> None:
+@dataclass(frozen=True)
+class Observation:
+    """One metric of a flush, ready to count and write."""
+
+    name: str
+    labels: tuple[str, ...]
+    count: int
+    milliseconds: float
+    line: str
+
+
+def observation(
+    metric: MetricValues, environment: str, request_id: str | None, now_ms: int
+) -> Observation:
     labels = (environment, *dimension_values(metric).values())
-    PROMETHEUS_COUNTS[metric.name].labels(*labels).inc(metric.count)
-    milliseconds = PROMETHEUS_MILLISECONDS.get(metric.name)
+    line = compact_json(emf_line(metric, environment, request_id, now_ms)) + "\n"
+    return Observation(metric.name, labels, metric.count, max(float(metric.sum), 0.0), line)
+
+
+def fold_into_prometheus(seen: Observation) -> None:
+    PROMETHEUS_COUNTS[seen.name].labels(*seen.labels).inc(seen.count)
+    milliseconds = PROMETHEUS_MILLISECONDS.get(seen.name)
     if milliseconds is not None:
-        milliseconds.labels(*labels).inc(max(metric.sum, 0.0))
+        milliseconds.labels(*seen.labels).inc(seen.milliseconds)
 
 
 def ingest_metrics(document: Any, scope: Scope, environment: str) -> int:
-    """The Environment dimension is the server's APP_ENV: a client cannot pick a new one."""
+    """The Environment dimension is the server's APP_ENV: a client cannot pick a new one.
+
+    Every metric is validated and rendered before the first is counted or written.
+    """
     flush = _flush.validate_python(document)
     request_id = scope.get("state", {}).get("request_id")
     now_ms = int(time.time() * 1000)
-    for metric in flush.metrics:
-        fold_into_prometheus(metric, environment)
-        write_line(emf_line(metric, environment, request_id, now_ms))
-    return len(flush.metrics)
+    observations = [
+        observation(metric, environment, request_id, now_ms) for metric in flush.metrics
+    ]
+    for seen in observations:
+        fold_into_prometheus(seen)
+        write_text(seen.line)
+    return len(observations)

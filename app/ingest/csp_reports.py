@@ -7,7 +7,9 @@ Reporting API (`report-to`) sends an `application/reports+json` batch
 https://www.w3.org/TR/CSP3/#reporting). Each report becomes one log line (`event: csp_violation`,
 counted by a CloudWatch metric filter for the spike alarm) and one increment of a Prometheus
 counter labelled only by directive, drawn from a closed list so reports cannot create series.
-URLs are cut to scheme, host and path: a query or fragment may carry a token or patient data.
+URLs are cut to scheme, host and path: a query or fragment may carry a token or patient data;
+a URL that does not parse (a port out of range, say) is logged as `other`. Every line of a request
+is rendered before the first is written.
 """
 
 import re
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.types import Scope
 
 from app.contract import CSP_VIOLATION_EVENT
+from app.ingest.endpoint import Integer, document_names
 from app.logging_setup import compact_json, utc_timestamp, write_text
 from app.metrics import observe_csp_violation
 
@@ -60,14 +63,14 @@ MEDIA_TYPES = (b"application/csp-report", b"application/reports+json")
 class LegacyReport(BaseModel):
     """The `csp-report` member of a report-uri document (hyphenated keys)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore")
     document_uri: str = Field(default="", max_length=4096, alias="document-uri")
     blocked_uri: str = Field(default="", max_length=4096, alias="blocked-uri")
     effective_directive: str = Field(default="", max_length=64, alias="effective-directive")
     violated_directive: str = Field(default="", max_length=256, alias="violated-directive")
     disposition: str = Field(default="enforce", max_length=16)
     source_file: str = Field(default="", max_length=4096, alias="source-file")
-    line_number: int = Field(default=0, ge=0, le=10_000_000, alias="line-number")
+    line_number: Integer = Field(default=0, ge=0, le=10_000_000, alias="line-number")
 
 
 class LegacyDocument(BaseModel):
@@ -83,7 +86,7 @@ class ViolationBody(BaseModel):
     effectiveDirective: str = Field(default="", max_length=256)
     disposition: str = Field(default="enforce", max_length=16)
     sourceFile: str = URL_FIELD
-    lineNumber: int = Field(default=0, ge=0, le=10_000_000)
+    lineNumber: Integer = Field(default=0, ge=0, le=10_000_000)
 
 
 class ReportingApiReport(BaseModel):
@@ -96,6 +99,7 @@ ReportingApiBatch = Annotated[
     list[ReportingApiReport], Field(min_length=1, max_length=MAX_REPORTS_PER_REQUEST)
 ]
 _batch: TypeAdapter[ReportingApiBatch] = TypeAdapter(ReportingApiBatch)
+document_names(LegacyDocument, ReportingApiBatch)
 
 
 def directive_label(directive: str) -> str:
@@ -111,12 +115,13 @@ def without_query(url: str) -> str:
         return value.lower()
     try:
         parts = urlsplit(value)
-    except ValueError:
+        hostname = parts.hostname
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # an unparsable host or a port out of range
         return "other"
-    if not parts.scheme or not parts.hostname:
+    if not parts.scheme or not hostname:
         return parts.scheme.lower() if parts.scheme.isalpha() else "other"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme.lower()}://{parts.hostname}{port}{parts.path}"
+    return f"{parts.scheme.lower()}://{hostname}{port}{parts.path}"
 
 
 def violation_line(violation: ViolationBody) -> dict[str, Any]:

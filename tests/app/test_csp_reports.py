@@ -148,3 +148,58 @@ def test_reports_are_size_capped_and_rate_limited(make_client):
         for _ in range(3)
     ]
     assert statuses[-1] == 429
+
+
+def test_a_batch_without_csp_violations_is_accepted_as_zero(client):
+    body = reporting_api("x", kind="deprecation")
+    response = client.post(
+        CSP_REPORTS_PATH,
+        content=json.dumps(body),
+        headers={"content-type": "application/reports+json"},
+    )
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 0}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a.example:99999/x",  # port out of range: ValueError from .port, was a 500
+        "https://a.example:abc/x",  # port not a number: ValueError, was a 500
+        "https://[::1/x",  # unclosed IPv6 bracket
+        "http://a.example:-1/",
+    ],
+)
+def test_a_url_that_does_not_parse_is_logged_as_other(client, capsys, url):
+    assert without_query(url) == "other"
+    document = {"csp-report": {"document-uri": url, "blocked-uri": url, "source-file": url}}
+    response = client.post(
+        CSP_REPORTS_PATH,
+        content=json.dumps(document),
+        headers={"content-type": "application/csp-report"},
+    )
+    assert response.status_code == 202
+    (line,) = violations_logged(capsys.readouterr().out)
+    assert (line["blocked"], line["document"], line["source_file"]) == ("other",) * 3
+
+
+@pytest.mark.parametrize("line_number", ["12", True, 1.5, -1])
+def test_line_numbers_are_json_integers(client, line_number):
+    document = {"csp-report": {"line-number": line_number}}
+    response = client.post(
+        CSP_REPORTS_PATH,
+        content=json.dumps(document),
+        headers={"content-type": "application/csp-report"},
+    )
+    assert response.status_code == 422
+
+
+def test_a_report_batch_whose_last_report_is_bad_logs_nothing(client, capsys):
+    body = [*reporting_api("img-src", "style-src"), {"type": "csp-violation", "body": []}]
+    response = client.post(
+        CSP_REPORTS_PATH,
+        content=json.dumps(body),
+        headers={"content-type": "application/reports+json"},
+    )
+    assert response.status_code == 422
+    assert violations_logged(capsys.readouterr().out) == []

@@ -81,7 +81,7 @@ def test_secrets_sent_in_a_log_entry_never_reach_stdout(client, capsys):
         data={
             "password": SECRET,
             "Authorization": f"Bearer {SECRET}",
-            "nested": {"user": {"refreshToken": SECRET, "name": "kept"}},
+            "nested": {"user": {"refreshToken": SECRET, "plan": "kept"}},
             "list": [{"api_key": SECRET}, {"sessionCookie": SECRET}],
             "clientSecret": SECRET,
             "credentials": {"anything": SECRET},
@@ -92,7 +92,7 @@ def test_secrets_sent_in_a_log_entry_never_reach_stdout(client, capsys):
     out = capsys.readouterr().out
     assert SECRET not in out
     logged = next(json.loads(line) for line in out.splitlines() if '"client_log"' in line)
-    assert logged["data"]["nested"]["user"]["name"] == "kept"
+    assert logged["data"]["nested"]["user"]["plan"] == "kept"
     assert "step=2" in logged["url"]
 
 
@@ -201,7 +201,7 @@ def test_metrics_are_folded_into_prometheus(client):
     ("bad_metric", "mentions"),
     [
         (metric("made_up_metric"), "name"),
-        (metric(tags={"procedure": "rhinoplasty", "userEmail": "a@b.c"}), "userEmail"),
+        (metric(tags={"procedure": "rhinoplasty", "userEmail": "a@b.c"}), "tags"),
         (metric("page_load_time", tags={"unit": "seconds"}), "unit"),
         (metric(count=0), "count"),
         (metric(tags={f"t{i}": "x" for i in range(20)}), "tags"),
@@ -211,6 +211,9 @@ def test_unknown_names_tags_and_values_are_422(client, bad_metric, mentions):
     response = client.post("/api/metrics", json=flush(bad_metric))
     assert response.status_code == 422
     assert mentions in response.json()["error"]["message"]
+    # The rejected key is never repeated (it used to be: "does not take tag(s) ['userEmail']").
+    assert "userEmail" not in response.text
+    assert "made_up_metric" not in response.text
 
 
 def test_non_finite_values_are_refused(client):
@@ -253,3 +256,227 @@ def test_the_alarmed_metric_is_one_a_client_can_send():
     assert BOOKING_FAILED_METRIC in get_args(MetricName)
     assert METRIC_SPECS[BOOKING_FAILED_METRIC].kind == "event"
     assert set(METRIC_SPECS) == set(get_args(MetricName))
+
+
+# --- hostile input: what used to be a 5xx, and batches taken or refused whole ---------------------
+
+SECRET_KEY = "sk_live_51HxSecretLookingKey0123456789abcdef"  # pragma: allowlist secret
+
+
+def post_raw(client, path, body: bytes):
+    return client.post(path, content=body, headers={"content-type": "application/json"})
+
+
+def entry_bytes(data_json: bytes) -> bytes:
+    return (
+        b'{"timestamp":"2026-01-16T10:00:00.000Z","level":"INFO","message":"m","data":'
+        + data_json
+        + b"}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/logs", entry_bytes(b'{"n":' + b"7" * 5000 + b"}")),
+        (
+            "/api/metrics",
+            b'{"timestamp":"2026-01-16T10:00:00Z","metrics":[{"name":"user_action","count":'
+            + b"1" * 5000
+            + b',"sum":1,"avg":1,"min":1,"max":1}]}',
+        ),
+        ("/api/csp-reports", b'{"csp-report":{"line-number":' + b"9" * 4301 + b"}}"),
+    ],
+)
+def test_an_integer_of_thousands_of_digits_is_400_not_500(client, capsys, path, body):
+    """json.loads raised ValueError (Python's int/str conversion limit): it was a 500."""
+    response = post_raw(client, path, body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+    assert "7777" not in response.text
+    assert not [line for line in stdout_lines(capsys) if line.get("event") == "client_log"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        entry_bytes(b'{"x":"\\ud800"}'),
+        entry_bytes(b'{"\\udc00key":["\\udbff", {"deep":"a\\ud83dz"}]}'),
+        b'{"timestamp":"2026-01-16T10:00:00Z","level":"INFO","message":"broken \\ud83d emoji"}',
+        b'{"timestamp":"2026-01-16T10:00:00Z","level":"INFO","message":"m",'
+        b'"url":"https://a.example/?q=\\ud800"}',
+    ],
+)
+def test_a_lone_surrogate_is_logged_as_a_replacement_character(client, capsys, body):
+    """Encoding the output line failed on a lone surrogate in `data`: it was a 500."""
+    response = post_raw(client, "/api/logs", body)
+    assert response.status_code == 202
+    out = capsys.readouterr().out
+    out.encode()  # every line written is valid UTF-8
+    (line,) = [json.loads(text) for text in out.splitlines() if '"client_log"' in text]
+    json.dumps(line, ensure_ascii=False).encode()  # no lone surrogate survived, even escaped
+
+
+def test_a_paired_surrogate_escape_is_the_character_it_encodes(client, capsys):
+    body = b'{"timestamp":"2026-01-16T10:00:00Z","level":"INFO","message":"hi \\ud83d\\ude00"}'
+    assert post_raw(client, "/api/logs", body).status_code == 202
+    (line,) = [json.loads(t) for t in capsys.readouterr().out.splitlines() if '"client_log"' in t]
+    assert line["message"] == "hi \U0001f600"
+
+
+def test_an_encoded_surrogate_is_not_utf8(client):
+    body = entry_bytes(b'{"x":"\xed\xa0\x80"}')
+    assert post_raw(client, "/api/logs", body).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        1768557600,
+        1768557600.5,
+        "1768557600",
+        "2026-01-16",
+        "2026-01-16T10:00:00",
+        "yesterday",
+        True,
+    ],
+)
+def test_timestamps_are_rfc3339_strings_only(client, timestamp):
+    """Numbers (and numeric strings, dates, times without offset) were taken as Unix time."""
+    response = client.post("/api/logs", json=entry(timestamp=timestamp))
+    assert response.status_code == 422
+    assert "timestamp" in response.json()["error"]["message"]
+    response = client.post("/api/metrics", json={**flush(metric()), "timestamp": timestamp})
+    assert response.status_code == 422
+    response = client.post("/api/metrics", json=flush(metric(recordedAt=timestamp)))
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["2026-01-16T10:00:00Z", "2026-01-16t10:00:00.123456789z", "2026-01-16T10:00:00-05:30"],
+)
+def test_rfc3339_timestamps_are_accepted(client, timestamp):
+    assert client.post("/api/logs", json=entry(timestamp=timestamp)).status_code == 202
+
+
+def test_a_leap_second_is_accepted(client, capsys):
+    assert client.post("/api/logs", json=entry(timestamp="2016-12-31T23:59:60Z")).status_code == 202
+    (line,) = [json.loads(t) for t in capsys.readouterr().out.splitlines() if '"client_log"' in t]
+    assert line["client_timestamp"].startswith("2016-12-31T23:59:59.999999")
+
+
+@pytest.mark.parametrize(
+    ("path", "document"),
+    [
+        ("/api/logs", entry(**{SECRET_KEY: "x"})),
+        ("/api/logs", [entry(), entry(**{SECRET_KEY: {SECRET_KEY: 1}})]),
+        ("/api/logs", entry(level=SECRET_KEY, timestamp=SECRET_KEY, message=7)),
+        ("/api/metrics", flush(metric(tags={SECRET_KEY: "x"}))),
+        ("/api/metrics", flush(metric(**{SECRET_KEY: 1}))),
+        ("/api/metrics", flush(metric(SECRET_KEY))),
+        ("/api/metrics", flush(metric("user_action", tags={"action": "click", SECRET_KEY: 1}))),
+        ("/api/metrics", flush(metric("page_load_time", tags={"unit": SECRET_KEY}))),
+        ("/api/metrics", {**flush(metric()), SECRET_KEY: 1, "environment": SECRET_KEY * 2}),
+        ("/api/metrics", flush({"name": {SECRET_KEY: 1}})),
+        ("/api/csp-reports", {"csp-report": {"line-number": SECRET_KEY}, SECRET_KEY: 1}),
+        ("/api/csp-reports", [{"type": SECRET_KEY * 3, "body": {SECRET_KEY: 1}}]),
+    ],
+)
+def test_a_422_never_repeats_a_rejected_key_or_value(client, path, document):
+    response = client.post(path, json=document)
+    assert response.status_code == 422
+    assert "sk_live" not in response.text
+    assert "Secret" not in response.text
+    for problem in response.json()["error"]["details"]:
+        assert problem["loc"]
+
+
+def test_a_log_batch_whose_last_entry_is_bad_writes_nothing(client, capsys):
+    batch = [entry(message=f"m{i}") for i in range(5)] + [entry(level="TRACE")]
+    response = client.post("/api/logs", json=batch)
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["loc"] == "5.level"
+    assert not [line for line in stdout_lines(capsys) if line.get("event") == "client_log"]
+
+
+def test_a_metrics_flush_whose_last_metric_is_bad_counts_and_writes_nothing(client, capsys):
+    before = client.get("/metrics").text
+    good = [metric("user_action", tags={"action": "call"}, count=5) for _ in range(3)]
+    bad = metric("user_action", tags={"action": "call"}, count=0)
+    response = client.post("/api/metrics", json=flush(*good, bad))
+    assert response.status_code == 422
+    assert not [line for line in stdout_lines(capsys) if "_aws" in line]
+    assert client.get("/metrics").text.count('action="call"') == before.count('action="call"')
+
+
+def test_a_log_line_that_fails_to_render_writes_no_line_of_its_batch(monkeypatch, capsys):
+    """Rendering (redaction, JSON) happens for every entry before the first line is written."""
+    from app.ingest import logs  # noqa: PLC0415
+    from app.redaction import redact_url  # noqa: PLC0415
+
+    def failing(url):
+        if "boom" in url:
+            raise RuntimeError("render failed")
+        return redact_url(url)
+
+    monkeypatch.setattr("app.ingest.logs.redact_url", failing)
+    batch = [entry(), entry(), entry(url="https://x.example/boom")]
+    with pytest.raises(RuntimeError):
+        logs.ingest_logs(batch, {"state": {}})
+    assert "client_log" not in capsys.readouterr().out
+
+
+def test_a_metric_that_fails_to_render_counts_nothing_of_its_flush(monkeypatch, capsys):
+    from app.ingest import client_metrics  # noqa: PLC0415
+
+    real = client_metrics.emf_line
+    calls = []
+
+    def failing(metric_, *args):
+        calls.append(metric_.name)
+        if len(calls) == 3:
+            raise RuntimeError("render failed")
+        return real(metric_, *args)
+
+    counter = client_metrics.PROMETHEUS_COUNTS["user_action"].labels("test", "chat_open")
+    before = counter._value.get()
+    monkeypatch.setattr(client_metrics, "emf_line", failing)
+    document = flush(*[metric("user_action", tags={"action": "chat_open"})] * 3)
+    with pytest.raises(RuntimeError):
+        client_metrics.ingest_metrics(document, {"state": {}}, "test")
+    assert counter._value.get() == before
+    assert "_aws" not in capsys.readouterr().out
+
+
+def test_a_log_line_stays_one_event_whatever_its_fields(make_client, capsys):
+    """The URL grows when its query is re-encoded, and control characters take 6 bytes each."""
+    client = make_client(max_body_bytes=1_000_000)
+    big = entry(
+        message="\x01" * 4000,
+        url="https://a.example/?" + "&".join(f"q{i}=\U0001f600\U0001f600" for i in range(200)),
+        userAgent="\x02" * 512,
+        environment="\x03" * 32,
+        service="\x04" * 64,
+        data={"blob": "\x05" * 50_000},
+    )
+    assert client.post("/api/logs", json=big).status_code == 202
+    (line,) = [t for t in capsys.readouterr().out.splitlines() if '"client_log"' in t]
+    assert len(line.encode()) <= 16_384
+    json.loads(line)
+
+
+def test_tag_keys_and_values_are_refused_as_documented(client):
+    ok = metric("api_response_time", tags={"endpoint": "/x", "status": 503.0, "unit": "ms"})
+    assert client.post("/api/metrics", json=flush(ok)).status_code == 202
+    for bad_tags in (
+        {"unit": "s"},
+        {"endpoint": None, "bogus": 1},
+        {"status": {"nested": 1}},
+        {"status": "x" * 129},
+        {"endpoint": [1]},
+    ):
+        bad = metric("api_response_time", tags=bad_tags)
+        assert client.post("/api/metrics", json=flush(bad)).status_code == 422, bad_tags
+    assert bounded_tags("api_response_time", {"status": 503.0}) == {"status": "5xx"}
+    assert bounded_tags("booking_completed", {"procedure": True}) == {"procedure": "other"}

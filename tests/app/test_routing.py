@@ -1,5 +1,9 @@
 """One route table drives dispatch, 405 answers with Allow, and the OpenAPI document."""
 
+import asyncio
+import json
+from urllib.parse import unquote
+
 import pytest
 from pydantic import BaseModel
 from starlette.testclient import TestClient
@@ -18,7 +22,7 @@ from app.contract import (
 from app.errors import send_json
 from app.openapi import build_document
 from app.routes import documented_routes
-from app.routing import Body, Reply, Route, Router
+from app.routing import Body, Reply, Route, Router, internal_variant, path_problem
 
 pytestmark = pytest.mark.usefixtures("clean_environment")
 
@@ -166,3 +170,158 @@ def test_ingest_routes_answer_preflight_and_count_wrong_methods_as_before(make_c
     assert wrong.status_code == 405
     assert wrong.headers["access-control-allow-origin"] == "https://miko.example"
     assert client.get(LOGS_INGEST_PATH, headers=origin).status_code == 429
+
+
+# --- canonical paths and internal paths ---------------------------------------------------------
+
+
+def http_scope(raw_path: bytes, headers=()):
+    return {
+        "type": "http",
+        "method": "GET",
+        "path": unquote(raw_path.decode("latin-1")),
+        "raw_path": raw_path,
+        "query_string": b"",
+        "headers": [*headers],
+    }
+
+
+@pytest.mark.parametrize(
+    "raw_path",
+    [
+        b"/",
+        b"/metrics",
+        b"/api/logs",
+        b"/assets/index-3274f867.js",
+        b"/booking/",
+        b"/caf%C3%A9",
+        b"/caf%c3%a9",
+        b"/a%20b",
+        b"/a;b=c",
+        b"/metrics%3Bx",
+        b"/%E2%9C%93",
+    ],
+)
+def test_canonical_paths_pass(raw_path):
+    assert path_problem(http_scope(raw_path)) is None
+
+
+@pytest.mark.parametrize(
+    ("raw_path", "problem"),
+    [
+        (b"/%6detrics", "unreserved"),
+        (b"/%6Detrics", "unreserved"),
+        (b"/m%65trics", "unreserved"),
+        (b"/%7E", "unreserved"),
+        (b"/%2D", "unreserved"),
+        (b"/%2e%2e/metrics", "unreserved"),
+        (b"/metrics%2F", "'/' and '%'"),
+        (b"/metrics%2f", "'/' and '%'"),
+        (b"/%256detrics", "'/' and '%'"),
+        (b"/%25", "'/' and '%'"),
+        (b"/%", "two hex digits"),
+        (b"/%6", "two hex digits"),
+        (b"/%zz", "two hex digits"),
+        (b"/metrics%00", "control"),
+        (b"/metrics%0A", "control"),
+        (b"/metrics%7F", "control"),
+        (b"/%FF", "UTF-8"),
+        (b"/%C3", "UTF-8"),
+        (b"//metrics", "empty path segments"),
+        (b"/api//logs", "empty path segments"),
+        (b"/./metrics", "dot segments"),
+        (b"/a/../metrics", "dot segments"),
+        (b"/metrics/.", "dot segments"),
+        (b"/metrics/..", "dot segments"),
+        (b"metrics", "start with '/'"),
+        (b"/caf\xc3\xa9", "ASCII"),
+    ],
+)
+def test_non_canonical_paths_are_named(raw_path, problem):
+    found = path_problem(http_scope(raw_path))
+    assert found is not None
+    assert problem in found
+
+
+def test_a_path_that_is_not_its_raw_path_decoded_is_refused():
+    scope = {**http_scope(b"/health"), "path": "/metrics"}
+    assert path_problem(scope) == "the path does not match its encoded form"
+
+
+def test_without_raw_path_the_decoded_path_is_still_checked():
+    scope = {"type": "http", "path": "/a/../metrics", "headers": []}
+    assert path_problem(scope) == "dot segments ('.', '..') are not allowed"
+    assert path_problem({**scope, "path": "/metrics"}) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "internal"),
+    [
+        ("/metrics", "/metrics"),
+        ("/METRICS", "/metrics"),
+        ("/Metrics/", "/metrics"),
+        ("/metrics;x", "/metrics"),
+        ("/metrics/x", "/metrics"),
+        ("/metrics.txt", "/metrics"),
+        ("/metrics ", "/metrics"),
+        ("/metrics-dashboard", None),
+        ("/metrics_old", None),
+        ("/metricsx", None),
+        ("/api/metrics", None),
+        ("/x/metrics", None),
+        ("/metric", None),
+    ],
+)
+def test_internal_variants(path, internal):
+    assert internal_variant(path, ("/metrics",)) == internal
+
+
+async def secret(scope, receive, send):
+    await send_json(scope, send, 200, {"secret": True})
+
+
+SECRET = Route("/internal", ("GET",), secret, "Secret.", None, {200: Reply("S.", {})})
+
+
+def internal_router_client():
+    return TestClient(Router((PING, SECRET), fallback, internal_paths=("/internal", "/gone")))
+
+
+def test_an_internal_route_answers_only_requests_that_came_through_no_proxy():
+    client = internal_router_client()
+    assert client.get("/internal").json() == {"secret": True}
+    for header in ("X-Forwarded-For", "X-Forwarded-Proto", "X-Amzn-Trace-Id", "CF-Ray", "Via"):
+        response = client.get("/internal", headers={header: "x"})
+        assert response.status_code == 404, header
+        assert response.json()["error"]["code"] == "not_found"
+    assert client.get("/ping", headers={"X-Forwarded-For": "1.2.3.4"}).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/INTERNAL", "/Internal/", "/internal;a", "/internal/x", "/gone"])
+def test_other_spellings_of_internal_paths_and_unrouted_ones_are_404(path):
+    response = internal_router_client().get(path)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_non_canonical_paths_never_reach_a_route_or_the_fallback():
+    # Called as uvicorn would (httpx would normalise some of these targets before sending).
+    router = Router((PING, SECRET), fallback, internal_paths=("/internal",))
+    for raw_path in (b"/%69nternal", b"/p%69ng", b"//ping", b"/x/../ping", b"/%2570ing"):
+        status, body = asyncio.run(call(router, http_scope(raw_path)))
+        assert status == 400, raw_path
+        assert json.loads(body)["error"]["code"] == "non_canonical_path", raw_path
+
+
+async def call(app, scope):
+    messages = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        messages.append(message)
+
+    await app(scope, receive, send)
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return messages[0]["status"], body

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from app.static_files import FINGERPRINTED, StaticFiles, accepted_encodings
+from app.static_files import (
+    ENCODING_CACHE_ENTRIES,
+    FINGERPRINTED,
+    MAX_CACHED_ACCEPT_ENCODING_BYTES,
+    StaticFiles,
+    _cached_accept_encoding,
+    accepted_encodings,
+)
 
 INDEX_HTML = b"<!doctype html><title>spa</title><script src='/assets/index-3f9a2c1b.js'></script>"
 ASSET_JS = b"export const greeting = 'hello';\n" * 40
@@ -195,6 +202,24 @@ def test_accepted_encodings_parses_parameters():
     assert accepted_encodings(b"br;q=0.9, gzip;q=0, deflate") == {"br", "deflate"}
 
 
+def test_the_accept_encoding_cache_is_bounded_in_bytes(app):
+    """Large distinct values are parsed, answered right, and never kept: the cache holds at most
+    ENCODING_CACHE_ENTRIES values of at most MAX_CACHED_ACCEPT_ENCODING_BYTES each."""
+    _cached_accept_encoding.cache_clear()
+    for index in range(300):
+        header = f"gzip, x-{index}-" + "a" * 64 * 1024
+        reply = call(app, "/assets/index-3f9a2c1b.js", headers={"Accept-Encoding": header})
+        assert reply.headers["content-encoding"] == "gzip"
+    assert _cached_accept_encoding.cache_info().currsize == 0
+    for index in range(ENCODING_CACHE_ENTRIES * 2):
+        accepted_encodings(f"gzip;q=0.{index % 10}, br, x-{index}".encode())
+    info = _cached_accept_encoding.cache_info()
+    assert info.currsize == ENCODING_CACHE_ENTRIES
+    assert accepted_encodings(b"gzip;q=0," + b" " * MAX_CACHED_ACCEPT_ENCODING_BYTES + b"br") == {
+        "br"
+    }
+
+
 def test_small_and_incompressible_files_are_sent_as_they_are(app):
     for path in ("/robots.txt", "/assets/photo-a1b2c3d4.png"):
         reply = call(app, path, headers={"Accept-Encoding": "gzip"})
@@ -246,6 +271,26 @@ def test_if_modified_since(app):
     assert call(app, "/robots.txt", headers={"If-Modified-Since": at_mtime}).status == 304
     assert call(app, "/robots.txt", headers={"If-Modified-Since": before}).status == 200
     assert call(app, "/robots.txt", headers={"If-Modified-Since": "yesterday"}).status == 200
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        "Mon, 01 Jan 99999 00:00:00 GMT",  # year out of datetime's range: ValueError
+        "Jan -1 00:00:00 99999999999999999999 24:00:00",  # a year that overflows: OverflowError
+        "Fri, 31 Dec 9999 23:59:59 -2359",
+        "Mon, 01 Jan 0001 00:00:00 +2359",
+        "Mon, 32 Jan 2000 00:00:00 GMT",
+        "Mon, 01 Jan 2000 25:61:61 GMT",
+        "",
+        "\x00\xff",
+    ],
+)
+@pytest.mark.parametrize("path", ["/robots.txt", "/some/spa/route"])
+def test_an_if_modified_since_that_is_no_date_is_ignored(app, since, path):
+    """It was a 500 for every static path and SPA route (RFC 9110 13.1.3: ignore it)."""
+    reply = call(app, path, headers={"If-Modified-Since": since})
+    assert reply.status in (200, 304)
 
 
 def test_if_none_match_takes_precedence_over_if_modified_since(app):

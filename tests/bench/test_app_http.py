@@ -76,6 +76,15 @@ def test_the_service_gets_a_raised_rate_limit_and_the_bench_dist(tmp_path):
     assert env["WEB_CONCURRENCY"] == str(app_http.CORES)
 
 
+def test_plain_is_the_same_service_on_uvicorns_own_protocol(tmp_path):
+    dist = app_http.Dist(tmp_path, "/assets/app-12345678.js")
+    command, env = app_http.plain_service_command(dist, 9999)
+    assert env == app_http.service_command(dist, 9999)[1]
+    assert command[1] == "-c"
+    assert "'httptools'" in command[2]
+    assert app_http.PLAIN in app_http.SERVERS
+
+
 def test_worker_pids_falls_back_to_the_main_process():
     process = subprocess.Popen(["sleep", "5"])
     try:

@@ -1,11 +1,21 @@
 """The load balancer: TLS policy, redirect, certificate validation, target group, access logs."""
 
 import json
+import re
 
 import pytest
 
+from app.contract import INTERNAL_PATHS
 from components.access_log_bucket import access_log_bucket_policy
-from components.load_balancer import TLS_POLICY, LoadBalancer, LoadBalancerArgs
+from components.load_balancer import (
+    INTERNAL_PATH_REGEXES,
+    MAX_PATTERN_LENGTH,
+    NAME_TAIL,
+    TLS_POLICY,
+    LoadBalancer,
+    LoadBalancerArgs,
+    spelling_regex,
+)
 from config.sections import LoadBalancerSettings, TimingSettings
 from tests.components.edge_alarm_fixtures import ACCOUNT_ID, RecordingMocks, render
 
@@ -240,12 +250,78 @@ def test_no_access_logs_means_no_bucket_to_version_or_protect():
     assert mocks.of_type(VERSIONING) == []
 
 
-def test_metrics_are_not_served_to_the_internet(rendering):
-    rule = rendering.get("aws:lb/listenerRule:ListenerRule", "load-balancer-hide-metrics")
+def hide_rule(rendering, name):
+    rule = rendering.get("aws:lb/listenerRule:ListenerRule", name)
     https = rendering.get("aws:lb/listener:Listener", "load-balancer-https")
     assert rule.inputs["listenerArn"] == https.outputs["arn"]
-    [condition] = rule.inputs["conditions"]
-    assert condition["pathPattern"]["values"] == ["/metrics", "/metrics/*"]
     [action] = rule.inputs["actions"]
     assert action["type"] == "fixed-response"
     assert action["fixedResponse"]["statusCode"] == "404"
+    [condition] = rule.inputs["conditions"]
+    return rule, condition["pathPattern"]
+
+
+def test_metrics_are_not_served_to_the_internet(rendering):
+    rule, paths = hide_rule(rendering, "load-balancer-hide-metrics")
+    assert rule.inputs["priority"] == 1
+    assert paths == {"values": ["/metrics", "/metrics/*"]}
+
+
+def test_other_spellings_of_metrics_are_not_served_either(rendering):
+    rule, paths = hide_rule(rendering, "load-balancer-hide-metrics-spellings")
+    assert rule.inputs["priority"] == 2
+    assert paths == {"regexValues": list(INTERNAL_PATH_REGEXES)}
+    assert len(INTERNAL_PATH_REGEXES) == len(INTERNAL_PATHS)
+
+
+HIDDEN_SPELLINGS = [
+    "/metrics",
+    "/METRICS",
+    "/Metrics/",
+    "/mEtRiCs",
+    "/%6detrics",
+    "/%6Detrics",
+    "/%4Detrics",
+    "/m%65trics",
+    "/%6D%65%74%72%69%63%73",
+    "//metrics",
+    "/metrics;x",
+    "/metrics%2F",
+    "/metrics%2fx",
+    "/metrics/x",
+    "/metrics.txt",
+]
+PASSED_PATHS = ["/", "/health", "/api/metrics", "/metrics-dashboard", "/metricsx", "/x/metrics"]
+
+
+@pytest.mark.parametrize("path", HIDDEN_SPELLINGS)
+def test_the_spellings_regex_matches_what_uvicorn_would_decode_to_metrics(path):
+    # ALB regexes: RE2-like; this subset (classes, groups, alternation, anchors) means the same
+    # in Python's re. Searched, not fully matched: the anchors must do that work.
+    [regex] = INTERNAL_PATH_REGEXES
+    assert re.search(regex, path)
+
+
+@pytest.mark.parametrize("path", PASSED_PATHS)
+def test_the_spellings_regex_leaves_other_paths_alone(path):
+    [regex] = INTERNAL_PATH_REGEXES
+    assert not re.search(regex, path)
+
+
+def test_spelling_regexes_fit_an_alb_condition():
+    for regex in INTERNAL_PATH_REGEXES:
+        assert len(regex) <= MAX_PATTERN_LENGTH
+        # No lookaround, backreference or Unicode class: ALB regexes have none.
+        assert not re.search(r"\(\?[=!<]|\\[1-9pP]", regex)
+    assert spelling_regex("/a-b/c") == (
+        "^/+([aA]|%[46]1)(-|%2[dD])([bB]|%[46]2)(/|%2[fF])([cC]|%[46]3)" + NAME_TAIL
+    )
+    with pytest.raises(ValueError, match="longer than 128"):
+        spelling_regex("/" + "x" * 20)
+
+
+def test_alb_appends_to_forwarded_for(staging, prod):
+    # The app reads the client from the right end of X-Forwarded-For (TRUSTED_PROXY_HOPS).
+    for rendering in (staging, prod):
+        alb = rendering.get("aws:lb/loadBalancer:LoadBalancer", "load-balancer-alb")
+        assert alb.inputs["xffHeaderProcessingMode"] == "append"
