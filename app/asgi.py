@@ -71,6 +71,16 @@ class Service:
                 return
 
 
+def response_layers(settings: Settings, app: ASGIApp, route_of: Callable[[str], str]) -> ASGIApp:
+    """What every response passes through, the server's own protocol errors included
+    (app/http_server/protocol.py): security headers outermost, then request id and access log."""
+    access_log = settings.log_level in ("DEBUG", "INFO")
+    return SecurityHeadersMiddleware(
+        RequestContextMiddleware(app, route_of, access_log=access_log),
+        settings.security_headers(),
+    )
+
+
 def create_app(settings: Settings | None = None, static_app: ASGIApp | None = None) -> Service:
     settings = settings or get_settings()
     init_sentry(settings)
@@ -88,11 +98,7 @@ def create_app(settings: Settings | None = None, static_app: ASGIApp | None = No
         static_app = static
     routes = service_routes(settings, checks)
     router = Router(routes, static_app)
-    access_log = settings.log_level in ("DEBUG", "INFO")
-    http = SecurityHeadersMiddleware(
-        RequestContextMiddleware(router, router.route_of, access_log=access_log),
-        settings.security_headers(),
-    )
+    http = response_layers(settings, router, router.route_of)
 
     async def startup() -> None:
         await checks.start()

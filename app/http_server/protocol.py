@@ -49,10 +49,9 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
+from app.asgi import response_layers
 from app.errors import send_error
 from app.http_server.limits import ConnectionLimits, default_limits
-from app.middleware.request_context import RequestContextMiddleware
-from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 
 PROTOCOL_ERROR_ROUTE = "protocol_error"
@@ -91,11 +90,9 @@ class _ErrorApp:
     def get(cls) -> ASGIApp:
         settings = get_settings()
         if settings is not cls.settings:
-            access_log = settings.log_level in ("DEBUG", "INFO")
-            context = RequestContextMiddleware(
-                answer_protocol_error, lambda _path: PROTOCOL_ERROR_ROUTE, access_log=access_log
+            cls.app = response_layers(
+                settings, answer_protocol_error, lambda _path: PROTOCOL_ERROR_ROUTE
             )
-            cls.app = SecurityHeadersMiddleware(context, settings.security_headers())
             cls.settings = settings
         return cls.app
 
