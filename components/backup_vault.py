@@ -43,11 +43,16 @@ class BackupVaultArgs:
 
 
 def failed_job_event_pattern() -> str:
+    """Failed backup, copy and restore jobs. Backup and copy job events carry `detail.state`,
+    restore job events `detail.status` ("Some events report status: COMPLETED whereas other
+    events report state: COMPLETED", https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html),
+    so the pattern matches either field."""
+    failed = list(FAILED_JOB_STATES)
     return json.dumps(
         {
             "source": ["aws.backup"],
             "detail-type": list(JOB_EVENT_TYPES),
-            "detail": {"state": list(FAILED_JOB_STATES)},
+            "detail": {"$or": [{"state": failed}, {"status": failed}]},
         },
         sort_keys=True,
     )

@@ -3,6 +3,10 @@
 import json
 import re
 
+import boto3
+import pytest
+from moto import mock_aws
+
 from app.backup import cli as backup_cli
 from components.backup_job_specs import job_policy, scheduler_policy
 from components.backup_success_alarms import success_filter_pattern
@@ -175,4 +179,61 @@ def test_failed_job_pattern_covers_backup_copy_and_restore_jobs():
         "Copy Job State Change",
         "Restore Job State Change",
     }
-    assert "FAILED" in pattern["detail"]["state"]
+    assert {"state": ["FAILED", "ABORTED", "EXPIRED"]} in pattern["detail"]["$or"]
+
+
+def backup_event(detail_type: str, **detail: str) -> str:
+    """An AWS Backup event shaped like the examples of
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html (trimmed)."""
+    return json.dumps(
+        {
+            "version": "0",
+            "id": "710b0398-d48e-f3c3-afca-cfeb2fdaa656",
+            "detail-type": detail_type,
+            "source": "aws.backup",
+            "account": "123456789012",
+            "time": "2026-11-20T05:12:00Z",
+            "region": "us-west-2",
+            "resources": ["arn:aws:backup:us-west-2:123456789012:backup-vault:vault"],
+            "detail": {"backupVaultName": "vault", **detail},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("detail_type", "detail", "matched"),
+    [
+        ("Backup Job State Change", {"backupJobId": "b-1", "state": "FAILED"}, True),
+        ("Copy Job State Change", {"copyJobId": "c-1", "state": "FAILED"}, True),
+        # Restore job events report `status`, not `state` (the documented example).
+        ("Restore Job State Change", {"restoreJobId": "r-1", "status": "FAILED"}, True),
+        ("Restore Job State Change", {"restoreJobId": "r-1", "status": "ABORTED"}, True),
+        ("Restore Job State Change", {"restoreJobId": "r-1", "status": "COMPLETED"}, False),
+        ("Backup Job State Change", {"backupJobId": "b-1", "state": "COMPLETED"}, False),
+    ],
+)
+def test_failed_job_pattern_on_the_event_bus(detail_type, detail, matched):
+    # moto's EventBridge routes the event: a rule with the pattern, an SQS queue as its target,
+    # then PutEvents with the documented event's fields ($or evaluated by moto).
+    event = json.loads(backup_event(detail_type, **detail))
+    with mock_aws():
+        events = boto3.client("events", region_name="us-west-2")
+        sqs = boto3.client("sqs", region_name="us-west-2")
+        queue_url = sqs.create_queue(QueueName="failed-jobs")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events.put_rule(Name="failed-jobs", EventPattern=failed_job_event_pattern())
+        events.put_targets(Rule="failed-jobs", Targets=[{"Id": "queue", "Arn": queue_arn}])
+        events.put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event["resources"],
+                }
+            ]
+        )
+        delivered = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages", [])
+    assert bool(delivered) is matched
