@@ -60,26 +60,12 @@ ARCHIVED_OF_RELEASE_N = {
 
 
 @pytest.fixture
-def aws_env(monkeypatch, tmp_path):
+def aws_env(no_machine_aws):
     """No AWS settings of this machine leak in; the archive's client finds moto or nothing."""
-    for name in (
-        "AWS_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "ASSET_ARCHIVE_BUCKET",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-    return monkeypatch
+    no_machine_aws.delenv("ASSET_ARCHIVE_BUCKET", raising=False)
+    no_machine_aws.setenv("AWS_ACCESS_KEY_ID", "testing")
+    no_machine_aws.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+    return no_machine_aws
 
 
 @pytest.fixture

@@ -41,17 +41,6 @@ LOADS = 10
 RENDER_WAIT_SECONDS = 4.0
 """How long a route may take to render once its files have answered (they take milliseconds)."""
 REGION = "eu-west-1"
-AWS_VARIABLES = (
-    "AWS_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-)
 
 pytestmark = pytest.mark.skipif(
     not NGINX.is_file(), reason=f"{NGINX} is missing: run scripts/install-system-deps"
@@ -84,19 +73,14 @@ def balancer_block(port: int, tasks: list[str]) -> str:
 
 
 @pytest.fixture
-def aws_env(monkeypatch, tmp_path, moto_endpoint) -> dict[str, str]:
-    """What the tasks get to reach moto with dummy credentials; nothing of this machine's AWS
-    settings (profiles, containers' credentials, the instance metadata) leaks into them."""
-    for name in AWS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+def aws_env(no_machine_aws, moto_endpoint) -> dict[str, str]:
+    """What the tasks get to reach moto with dummy credentials; the tasks inherit an environment
+    with nothing of this machine's AWS settings in it (no_machine_aws)."""
     return {
         "AWS_ENDPOINT_URL_S3": moto_endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "rolling-deploy-secret-2c8e",
         "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
     }
 
 

@@ -21,29 +21,17 @@ REPOSITORY = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def isolated_env(monkeypatch, tmp_path):
-    """No AWS settings, profiles or instance metadata from this machine leak into a test."""
+def isolated_env(no_machine_aws):
+    """No AWS settings of this machine, and none of the job's own variables, leak into a test."""
     for name in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
         "DATABASE_URL",
         "SCRATCH_DATABASE_URL",
         "BACKUP_BUCKET",
         "BACKUP_PREFIX",
         "BACKUP_KMS_KEY_ID",
     ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    return monkeypatch
+        no_machine_aws.delenv(name, raising=False)
+    return no_machine_aws
 
 
 @pytest.fixture
