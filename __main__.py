@@ -112,6 +112,7 @@ load_balancer = LoadBalancer(
         settings=settings.load_balancer,
         timings=settings.timings,
         protect=protect,
+        internet_gateway=network.internet_gateway,
     ),
     opts=in_region,
 )

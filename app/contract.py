@@ -196,6 +196,11 @@ def _term(name: str, values: tuple[str | bool, ...]) -> str:
 HEALTH_CHECK_EVENT: Final = "health_check"
 DATABASE_CHECK: Final = "database"
 FAILED_CHECK_STATUSES: Final = ("unhealthy", "error")
+DATABASE_CHECK_INTERVAL_SECONDS: Final = 60
+"""How often each deployed task runs the database check by itself (app/health/periodic.py: one
+worker per task, the next check an interval after the previous one ends). The default of
+HEALTH_DB_CHECK_INTERVAL_SECONDS outside development; the database-health alarm's threshold is
+derived from it (components/signals.py)."""
 DATABASE_CHECK_FAILED = LogMatch(
     (
         ("event", (HEALTH_CHECK_EVENT,)),

@@ -243,6 +243,9 @@ class JsonFormatter(logging.Formatter):
         return encode_line(fields)
 
 
+AWS_SDK_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3")
+
+
 def logging_config(level: str) -> dict[str, Any]:
     """A `logging.config.dictConfig` document; uvicorn applies it in every worker process."""
     return {
@@ -263,5 +266,8 @@ def logging_config(level: str) -> dict[str, Any]:
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
             "httpx": {"level": "WARNING"},
             "httpcore": {"level": "WARNING"},
+            # Their DEBUG lines print every signed request (headers, session token): volume
+            # and credentials that no log level of ours should let through.
+            **{name: {"level": "WARNING"} for name in AWS_SDK_LOGGERS},
         },
     }

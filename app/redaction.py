@@ -390,7 +390,9 @@ _PAIR_KEY = re.compile(
     r"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{1,64}+)(?:\\?[\"'])?[ \t]*[:=][ \t]*"
 )
 _PAIR_VALUE = re.compile(
-    r"(?P<quote>\\?[\"'])(?P<quoted>[^\"'\\\r\n]*)"
+    # A Python bytes or raw literal's prefix (`b'...'`, as botocore's DEBUG lines print headers)
+    # belongs to the quoted value; taken alone it would be redacted in the value's place.
+    r"(?:[bBrRuU]{1,2}(?=\\?[\"']))?(?P<quote>\\?[\"'])(?P<quoted>[^\"'\\\r\n]*)"
     r"|(?P<plain>(?:(?:bearer|basic|digest|token|negotiate)[ \t]+)?[^\s\"'&,;<>(){}\[\]\\]+)",
     re.IGNORECASE,
 )

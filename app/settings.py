@@ -14,6 +14,7 @@ from app.contract import (
     APP_PORT,
     BROWSER_VISIBLE_VARIABLES,
     CONTAINER_STOP_TIMEOUT_RANGE_SECONDS,
+    DATABASE_CHECK_INTERVAL_SECONDS,
     LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS,
     LOGS_INGEST_PATH,
     METRICS_INGEST_PATH,
@@ -26,7 +27,7 @@ from app.security_headers import origin_of, security_headers
 
 STATIC_DIR_DEFAULT = pathlib.Path(__file__).resolve().parent / "static"
 GOOGLE_HEALTH_URL_DEFAULT = "https://www.googleapis.com/discovery/v1/apis/calendar/v3/rest"
-DB_CHECK_INTERVAL_DEFAULT_SECONDS = 60
+DB_CHECK_INTERVAL_DEFAULT_SECONDS = DATABASE_CHECK_INTERVAL_SECONDS
 DB_CHECK_INTERVAL_RANGE_SECONDS = (5, 3600)
 
 AppEnv = Literal["development", "staging", "production"]

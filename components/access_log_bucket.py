@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.policy_documents import deny_insecure_transport, document
-from components.s3_buckets import block_public_access
+from components.s3_buckets import BucketSettings
 
 ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
 
@@ -65,7 +65,6 @@ def access_log_bucket(
     parent: pulumi.Resource,
 ) -> tuple[aws.lb.LoadBalancerAccessLogsArgs, list[pulumi.Resource]]:
     """The bucket and its settings; the ALB's access-log setting and what the ALB must await."""
-    child = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(
         name,
         bucket=pulumi.Output.from_input(account_id).apply(
@@ -73,51 +72,24 @@ def access_log_bucket(
         ),
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )
-    versioning = aws.s3.BucketVersioning(
-        name,
-        bucket=bucket.id,
-        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-            status="Enabled"
-        ),
-        opts=child,
-    )
-    aws.s3.BucketOwnershipControls(
-        name,
-        bucket=bucket.id,
-        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-        opts=child,
-    )
-    public_access = block_public_access(name, bucket.id, child)
-    # ALB access logs support only SSE-S3 (AES256), not SSE-KMS.
-    encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-        name,
-        bucket=bucket.id,
-        rules=[
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"
-                )
-            )
-        ],
-        opts=child,
-    )
-    aws.s3.BucketLifecycleConfiguration(
-        name,
-        bucket=bucket.id,
-        rules=[_expiry_rule(expiry_days)],
-        # Noncurrent-version rules rely on versioning; S3 applies them once it is enabled.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
-    )
+    # One setting at a time (S3 answers OperationAborted to overlapping writes): the policy
+    # after the public access block, the noncurrent-version rule after versioning.
+    settings = BucketSettings(bucket, parent=parent)
     elb_account = aws.elb.get_service_account_output(opts=pulumi.InvokeOptions(parent=parent))
-    policy = aws.s3.BucketPolicy(
-        name,
-        bucket=bucket.id,
+    settings.private_baseline(
+        lambda kind: name,
         policy=pulumi.Output.all(bucket.arn, account_id, elb_account.arn).apply(
             lambda values: access_log_bucket_policy(values[0], values[1], values[2])
         ),
-        # S3 rejects a bucket policy while the public access block is being applied.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[public_access]),
+        # ALB access logs support only SSE-S3 (AES256), not SSE-KMS.
+        kms_key_arn=None,
+    )
+    settings.then(
+        lambda opts: aws.s3.BucketLifecycleConfiguration(
+            name, bucket=bucket.id, rules=[_expiry_rule(expiry_days)], opts=opts
+        )
     )
     access_logs = aws.lb.LoadBalancerAccessLogsArgs(bucket=bucket.id, enabled=True)
-    # The ALB checks at creation that it can write to the bucket.
-    return access_logs, [policy, encryption]
+    # The ALB checks at creation that it can write to the bucket (policy, encryption): it waits
+    # for the last setting, so for all of them, and never writes to the bucket alongside them.
+    return access_logs, [settings.last]

@@ -92,6 +92,11 @@ def _alarm_properties(
         "alarm_description": signal.description.format(threshold=threshold),
         **_query_properties(signal.query, scope, settings.period_seconds),
         "evaluation_periods": signal.evaluation_periods_value(settings),
+        **(
+            {"datapoints_to_alarm": signal.datapoints_to_alarm_value(settings)}
+            if signal.datapoints_to_alarm is not None
+            else {}
+        ),
         "comparison_operator": signal.comparison,
         "threshold": threshold,
         "treat_missing_data": signal.missing_data,

@@ -10,7 +10,8 @@ previous writes of the same bytes) a day after they were replaced, then the dele
 behind, and aborts multipart uploads that never completed.
 
 S3 answers OperationAborted ("A conflicting conditional operation is currently in progress")
-when configuration writes to one bucket overlap, so each setting waits for the previous one.
+when configuration writes to one bucket overlap, so each setting waits for the previous one
+(components/s3_buckets.py, BucketSettings).
 """
 
 import math
@@ -26,7 +27,7 @@ from app.contract import (
     MIN_ASSET_RETENTION_HOURS,
 )
 from components.policy_documents import allow, tls_only_bucket_policy
-from components.s3_buckets import block_public_access
+from components.s3_buckets import BucketSettings, suffixed_names
 
 KEY_PREFIX = ASSETS_PREFIX.removeprefix("/")
 """`assets/`: where tasks publish (the url path without its leading slash)."""
@@ -128,56 +129,26 @@ class AssetArchive(pulumi.ComponentResource):
     ) -> None:
         super().__init__("miko:assets:AssetArchive", name, None, opts)
 
-        def after(resource: pulumi.Resource) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, depends_on=[resource])
-
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=f"{args.prefix}-release-assets",
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        ownership = aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=after(bucket),
-        )
-        public_access = block_public_access(
-            f"{name}-public-access-block", bucket.id, after(ownership)
-        )
-        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": args.kms_key_arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=after(public_access),
-        )
-        # S3 also rejects a bucket policy while the public access block is being applied.
-        policy = aws.s3.BucketPolicy(
-            f"{name}-tls-only",
-            bucket=bucket.id,
+        settings = BucketSettings(bucket, parent=self)
+        # One setting at a time; S3 also rejects a policy while the public access block applies.
+        settings.private_baseline(
+            suffixed_names(name),
             policy=bucket.arn.apply(tls_only_bucket_policy),
-            opts=after(encryption),
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=after(policy),
+            kms_key_arn=args.kms_key_arn,
         )
         # Noncurrent-version rules rely on versioning; S3 applies them once it is enabled.
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
-            rules=lifecycle_rules(args.retention_hours),
-            opts=after(versioning),
+        settings.then(
+            lambda opts: aws.s3.BucketLifecycleConfiguration(
+                f"{name}-lifecycle",
+                bucket=bucket.id,
+                rules=lifecycle_rules(args.retention_hours),
+                opts=opts,
+            )
         )
 
         self.bucket_name = bucket.bucket

@@ -2,7 +2,8 @@
 
 Object lock keeps every dump for the retention period: in GOVERNANCE mode a principal with
 s3:BypassGovernanceRetention can still delete (staging), in COMPLIANCE mode nobody can, not even
-the account root (prod). Lifecycle moves dumps to colder storage, then expires them.
+the account root (prod). Lifecycle moves dumps to colder storage where the stack asks (when
+the class's minimum storage duration ends before the expiry), then expires them.
 """
 
 from dataclasses import dataclass
@@ -12,12 +13,11 @@ import pulumi_aws as aws
 
 from app.contract import BACKUP_DUMP_PREFIX
 from components.policy_documents import tls_only_bucket_policy
-from components.s3_buckets import block_public_access
+from components.s3_buckets import BucketSettings, suffixed_names
 from config.sections import BackupSettings
 
 DUMP_PREFIX = f"{BACKUP_DUMP_PREFIX}/"
-# Dumps are read back weekly by `verify`; Glacier Instant Retrieval keeps that a plain GET.
-COLD_STORAGE_CLASS = "GLACIER_IR"
+COLD_STORAGE_CLASS = BackupSettings.COLD_STORAGE_CLASS
 
 
 @dataclass
@@ -31,17 +31,21 @@ class BackupBucketArgs:
 def lifecycle_rules(
     args: BackupBucketArgs,
 ) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
+    dumps: aws.s3.BucketLifecycleConfigurationRuleArgsDict = {
+        "id": "dumps",
+        "status": "Enabled",
+        "filter": {"prefix": DUMP_PREFIX},
+        "expiration": {"days": args.settings.expire_after_days},
+        "noncurrent_version_expiration": {"noncurrent_days": args.settings.object_lock_days},
+    }
+    # No transition where the stack asks for none: the settings refuse one whose minimum
+    # storage duration would outlast the expiry (config/sections.py, cold_storage_problem).
+    if args.settings.cold_storage_days is not None:
+        dumps["transitions"] = [
+            {"days": args.settings.cold_storage_days, "storage_class": COLD_STORAGE_CLASS}
+        ]
     return [
-        {
-            "id": "dumps",
-            "status": "Enabled",
-            "filter": {"prefix": DUMP_PREFIX},
-            "transitions": [
-                {"days": args.settings.cold_storage_after_days, "storage_class": COLD_STORAGE_CLASS}
-            ],
-            "expiration": {"days": args.settings.expire_after_days},
-            "noncurrent_version_expiration": {"noncurrent_days": args.settings.object_lock_days},
-        },
+        dumps,
         {
             # A dump that failed half-way is aborted by the job; this catches a killed task.
             "id": "abort-incomplete-uploads",
@@ -65,7 +69,6 @@ class BackupBucket(pulumi.ComponentResource):
     ) -> None:
         super().__init__("miko:backup:BackupBucket", name, None, opts)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
-        child = pulumi.ResourceOptions(parent=self)
 
         key = aws.kms.Key(
             f"{name}-key",
@@ -77,52 +80,31 @@ class BackupBucket(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             f"{name}-bucket", bucket_prefix=f"{name}-", object_lock_enabled=True, opts=stateful
         )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        block_public_access(f"{name}-public-access-block", bucket.id, child)
-        aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key.arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-tls-only",
-            bucket=bucket.id,
+        # One setting at a time (S3 answers OperationAborted to overlapping writes); object
+        # lock and the noncurrent-version rule of the lifecycle need versioning first.
+        settings = BucketSettings(bucket, parent=self)
+        settings.private_baseline(
+            suffixed_names(name),
             policy=bucket.arn.apply(tls_only_bucket_policy),
-            opts=child,
+            kms_key_arn=key.arn,
         )
-        aws.s3.BucketObjectLockConfiguration(
-            f"{name}-object-lock",
-            bucket=bucket.id,
-            rule={
-                "default_retention": {
-                    "mode": args.settings.object_lock_mode,
-                    "days": args.settings.object_lock_days,
-                }
-            },
-            opts=child,
+        settings.then(
+            lambda opts: aws.s3.BucketObjectLockConfiguration(
+                f"{name}-object-lock",
+                bucket=bucket.id,
+                rule={
+                    "default_retention": {
+                        "mode": args.settings.object_lock_mode,
+                        "days": args.settings.object_lock_days,
+                    }
+                },
+                opts=opts,
+            )
         )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle", bucket=bucket.id, rules=lifecycle_rules(args), opts=child
+        settings.then(
+            lambda opts: aws.s3.BucketLifecycleConfiguration(
+                f"{name}-lifecycle", bucket=bucket.id, rules=lifecycle_rules(args), opts=opts
+            )
         )
 
         self.bucket_name = bucket.bucket

@@ -1,10 +1,13 @@
-"""What each backup job runs and may do: its spec, container, environment and IAM documents.
+"""What each backup job runs and may do: its spec, container, environment, IAM documents and the
+event pattern of a run that failed to start.
 
 Pure functions over plain values, called inside `Output.apply` and tested without Pulumi.
 """
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from app.contract import BACKUP_DUMP_PREFIX, Env
 from components.backup_bucket import DUMP_PREFIX
@@ -25,6 +28,11 @@ class JobSpec:
     days_without_success: int
     integrations: tuple[str, ...]
     """The secrets the job reads."""
+
+    @property
+    def not_started_alarm_key(self) -> str:
+        """Key of the alarm on the job's dead-letter queue: a run the scheduler could not start."""
+        return f"backup-{self.command}-not-started"
 
 
 JOBS = (
@@ -98,11 +106,106 @@ def job_policy(bucket_arn: str, bucket_key_arn: str) -> str:
     )
 
 
-def scheduler_policy(task_definition_arns: Sequence[str], role_arns: Sequence[str]) -> str:
-    """The scheduler may run these task definitions (any revision) and pass their roles."""
+def scheduler_policy(
+    task_definition_arns: Sequence[str],
+    role_arns: Sequence[str],
+    dead_letter_queue_arns: Sequence[str],
+    queue_key_arn: str,
+) -> str:
+    """The scheduler may run these task definitions (any revision), pass their roles, and send
+    an invocation it could not deliver to the schedules' dead-letter queues.
+
+    The execution role sends the dead letter (sqs:SendMessage,
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html); the
+    queues are encrypted with the stack's key, so the sender also needs kms:GenerateDataKey and
+    kms:Decrypt on it (a producer to an SSE-KMS queue,
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html);
+    the key's policy delegates to IAM.
+    """
     return document(
         [
             allow(["ecs:RunTask"], [f"{arn}:*" for arn in task_definition_arns]),
             allow(["iam:PassRole"], list(role_arns)),
+            allow(["sqs:SendMessage"], list(dead_letter_queue_arns)),
+            allow(["kms:Decrypt", "kms:GenerateDataKey"], [queue_key_arn]),
         ]
     )
+
+
+def dead_letter_queue_policy(queue_arn: str, schedule_arn: str, sender_role_arn: str) -> str:
+    """Only the job's schedule puts messages on its dead-letter queue.
+
+    EventBridge Scheduler sends a dead letter with the schedule's execution role; should it send
+    as its service principal, the request carries the schedule as `aws:SourceArn`. Either is
+    allowed; every other sender is denied, whatever its IAM policies say.
+    """
+    return document(
+        [
+            {
+                "Sid": "ScheduleExecutionRoleSends",
+                "Effect": "Allow",
+                "Principal": {"AWS": sender_role_arn},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+            },
+            {
+                "Sid": "SchedulerSendsForThisSchedule",
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": schedule_arn}},
+            },
+            {
+                "Sid": "NobodyElseSends",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                # Denied when both keys differ: keys in one operator are ANDed, and a negated
+                # operator on an absent key is true (IAM condition operators reference).
+                "Condition": {
+                    "ArnNotEquals": {
+                        "aws:PrincipalArn": sender_role_arn,
+                        "aws:SourceArn": schedule_arn,
+                    }
+                },
+            },
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sqs:*",
+                "Resource": queue_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ]
+    )
+
+
+def schedule_arn(region: str, account_id: str, group: str, name: str) -> str:
+    """ARN of a schedule, as EventBridge Scheduler forms it (schedule/<group>/<name>)."""
+    return f"arn:aws:scheduler:{region}:{account_id}:schedule/{group}/{name}"
+
+
+def task_failed_to_start_pattern(cluster_arn: str, families: Sequence[str]) -> str:
+    """The backup tasks that ECS stopped before their container ran.
+
+    ECS sends a task state change event when a task stops; `stopCode` TaskFailedToStart covers an
+    image that cannot be pulled, a secret that cannot be read, no ENI in the subnets
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html). A task
+    started by RunTask without a group is in the group `family:<family>`. A container that ran
+    and exited non-zero is not matched here: that needs matching inside the `containers` array,
+    which moto's event bus cannot evaluate, and a failed run is caught by the job's success alarm.
+    """
+    pattern: dict[str, Any] = {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+        "detail": {
+            "clusterArn": [cluster_arn],
+            "group": [f"family:{family}" for family in families],
+            "lastStatus": ["STOPPED"],
+            "stopCode": ["TaskFailedToStart"],
+        },
+    }
+    return json.dumps(pattern, sort_keys=True)

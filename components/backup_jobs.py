@@ -2,9 +2,11 @@
 
 EventBridge Scheduler starts the app image with the backup command in the private subnets. Each
 run prints one JSON result line; a metric filter counts the successful ones, and an alarm fires
-when a day passes without a successful dump or a week without a successful verify, which covers
-both a failing job and one that never ran (backup_success_alarms.py). What each job runs and may
-do is built in backup_job_specs.py.
+when a UTC day passes without a successful dump or seven without a successful verify, which
+covers both a failing job and one that never ran (backup_success_alarms.py). A run that cannot
+start alarms within minutes: the scheduler's dead letters (backup_dead_letter_queue.py), ECS
+tasks that failed to start and invocations the scheduler lost (backup_start_failures.py). What
+each job runs and may do is built in backup_job_specs.py.
 """
 
 from collections.abc import Sequence
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.backup_dead_letter_queue import BackupDeadLetterQueue, BackupDeadLetterQueueArgs
 from components.backup_job_specs import (
     JOBS,
     JobSpec,
@@ -20,13 +23,18 @@ from components.backup_job_specs import (
     job_container_definitions,
     job_environment,
     job_policy,
+    schedule_arn,
     scheduler_policy,
 )
-from components.backup_success_alarms import success_alarm
+from components.backup_start_failures import BackupStartFailures, BackupStartFailuresArgs
+from components.backup_success_alarms import EVALUATION_TIMEZONE, success_alarm
 from components.containers import ECS_TASKS_SERVICE, execution_policy, fargate_task_definition
 from components.iam_roles import service_role
 from components.secrets_store import SecretsStore
-from config.sections import BackupSettings
+from config.sections import BACKUP_START_DEADLINE_SECONDS, BackupSettings
+
+SCHEDULER_SERVICE = "scheduler.amazonaws.com"
+SCHEDULE_RETRY_ATTEMPTS = 2
 
 
 @dataclass
@@ -61,7 +69,10 @@ class BackupJobs(pulumi.ComponentResource):
     log_group_name: pulumi.Output[str]
     """Log group of the backup runs."""
     alarm_names: pulumi.Output[dict[str, str]]
-    """Alarm name by alarm key (backup-dump-failed, backup-verify-failed)."""
+    """Alarm (or event rule) name by alarm key: backup-dump-failed, backup-verify-failed, the
+    dead-letter alarms (backup-<command>-not-started) and the start failures."""
+    dead_letter_queue_arns: pulumi.Output[dict[str, str]]
+    """Dead-letter queue ARN by backup command."""
 
     def __init__(
         self, name: str, args: BackupJobsArgs, opts: pulumi.ResourceOptions | None = None
@@ -81,10 +92,27 @@ class BackupJobs(pulumi.ComponentResource):
             job.command: self._create_task_definition(job, log_group, execution, task)
             for job in JOBS
         }
-        scheduler = self._create_scheduler_role(list(definitions.values()), [execution, task])
+        # One group per stack: the scheduler's metrics are per group, not per schedule.
+        group = aws.scheduler.ScheduleGroup(
+            f"{name}-schedules", name=f"{args.prefix}-backup", opts=self._child
+        )
+        scheduler = self._role("scheduler", SCHEDULER_SERVICE, None)
+        dead_letters = {
+            job.command: self._create_dead_letter_queue(job, group, scheduler) for job in JOBS
+        }
+        scheduler_policy_ = self._create_scheduler_policy(
+            scheduler, list(definitions.values()), [execution, task], list(dead_letters.values())
+        )
         alarm_names: dict[str, pulumi.Output[str]] = {}
         for job in JOBS:
-            self._create_schedule(job, definitions[job.command], scheduler)
+            self._create_schedule(
+                job,
+                definition=definitions[job.command],
+                group=group,
+                role=scheduler,
+                dead_letters=dead_letters[job.command],
+                role_policy=scheduler_policy_,
+            )
             alarm_names[job.alarm_key] = success_alarm(
                 name,
                 job,
@@ -93,14 +121,41 @@ class BackupJobs(pulumi.ComponentResource):
                 alarm_topic_arn=args.alarm_topic_arn,
                 opts=self._child,
             )
-
-        self.log_group_name = log_group.name
-        self.alarm_names = pulumi.Output.all(**alarm_names)
-        self.register_outputs(
-            {"log_group_name": self.log_group_name, "alarm_names": self.alarm_names}
+            alarm_names[job.not_started_alarm_key] = dead_letters[job.command].alarm_name
+        start_failures = BackupStartFailures(
+            f"{name}-start-failures",
+            BackupStartFailuresArgs(
+                prefix=args.prefix,
+                cluster_arn=args.cluster_arn,
+                task_families=[self._family(job) for job in JOBS],
+                schedule_group_name=group.name,
+                alarm_topic_arn=args.alarm_topic_arn,
+            ),
+            opts=self._child,
         )
 
-    def _role(self, role: str, service: str, policy: pulumi.Input[str]) -> aws.iam.Role:
+        self.log_group_name = log_group.name
+        self.alarm_names = pulumi.Output.all(
+            pulumi.Output.all(**alarm_names), start_failures.alarm_names
+        ).apply(lambda names: dict(sorted({**names[0], **names[1]}.items())))
+        self.dead_letter_queue_arns = pulumi.Output.all(
+            **{command: queue.queue_arn for command, queue in dead_letters.items()}
+        )
+        self.register_outputs(
+            {
+                "log_group_name": self.log_group_name,
+                "alarm_names": self.alarm_names,
+                "dead_letter_queue_arns": self.dead_letter_queue_arns,
+            }
+        )
+
+    def _family(self, job: JobSpec) -> str:
+        return f"{self._args.prefix}-backup-{job.command}"
+
+    def _schedule_name(self, job: JobSpec) -> str:
+        return f"{self._args.prefix}-backup-{job.command}"
+
+    def _role(self, role: str, service: str, policy: pulumi.Input[str] | None) -> aws.iam.Role:
         return service_role(
             f"{self._name}-{role}", service=service, policy=policy, opts=self._child
         )
@@ -154,7 +209,7 @@ class BackupJobs(pulumi.ComponentResource):
         )
         return fargate_task_definition(
             f"{self._name}-{job.command}",
-            family=f"{args.prefix}-backup-{job.command}",
+            family=self._family(job),
             cpu=args.task_cpu,
             memory=args.task_memory,
             execution_role_arn=execution.arn,
@@ -163,25 +218,67 @@ class BackupJobs(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _create_scheduler_role(
-        self, definitions: Sequence[aws.ecs.TaskDefinition], passed_roles: Sequence[aws.iam.Role]
-    ) -> aws.iam.Role:
+    def _create_dead_letter_queue(
+        self, job: JobSpec, group: aws.scheduler.ScheduleGroup, scheduler: aws.iam.Role
+    ) -> BackupDeadLetterQueue:
+        args = self._args
+        account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
+        arn = pulumi.Output.all(account_id, group.name).apply(
+            lambda values: schedule_arn(args.region, values[0], values[1], self._schedule_name(job))
+        )
+        return BackupDeadLetterQueue(
+            f"{self._name}-{job.command}-dead-letters",
+            BackupDeadLetterQueueArgs(
+                prefix=args.prefix,
+                command=job.command,
+                alarm_key=job.not_started_alarm_key,
+                schedule_arn=arn,
+                sender_role_arn=scheduler.arn,
+                kms_key_arn=args.kms_key_arn,
+                alarm_topic_arn=args.alarm_topic_arn,
+            ),
+            opts=self._child,
+        )
+
+    def _create_scheduler_policy(
+        self,
+        scheduler: aws.iam.Role,
+        definitions: Sequence[aws.ecs.TaskDefinition],
+        passed_roles: Sequence[aws.iam.Role],
+        dead_letters: Sequence[BackupDeadLetterQueue],
+    ) -> aws.iam.RolePolicy:
+        """The scheduler role's inline policy (named like the role, as service_role names it)."""
         policy = pulumi.Output.all(
             [definition.arn_without_revision for definition in definitions],
             [role.arn for role in passed_roles],
-        ).apply(lambda v: scheduler_policy(v[0], v[1]))
-        return self._role("scheduler", "scheduler.amazonaws.com", policy)
+            [queue.queue_arn for queue in dead_letters],
+            self._args.kms_key_arn,
+        ).apply(lambda v: scheduler_policy(v[0], v[1], v[2], v[3]))
+        return aws.iam.RolePolicy(
+            f"{self._name}-scheduler", role=scheduler.id, policy=policy, opts=self._child
+        )
 
     def _create_schedule(
-        self, job: JobSpec, definition: aws.ecs.TaskDefinition, role: aws.iam.Role
+        self,
+        job: JobSpec,
+        *,
+        definition: aws.ecs.TaskDefinition,
+        group: aws.scheduler.ScheduleGroup,
+        role: aws.iam.Role,
+        dead_letters: BackupDeadLetterQueue,
+        role_policy: aws.iam.RolePolicy,
     ) -> None:
         args = self._args
         aws.scheduler.Schedule(
             f"{self._name}-{job.command}",
-            name=f"{args.prefix}-backup-{job.command}",
+            name=self._schedule_name(job),
+            group_name=group.name,
             description=f"Runs `python -m app backup {job.command}`",
             schedule_expression=getattr(args.settings, job.schedule_setting),
-            schedule_expression_timezone="UTC",
+            # The days the success alarms evaluate are cut on the same clock.
+            schedule_expression_timezone=EVALUATION_TIMEZONE,
             flexible_time_window={"mode": "OFF"},
             target={
                 "arn": args.cluster_arn,
@@ -196,7 +293,13 @@ class BackupJobs(pulumi.ComponentResource):
                         "assign_public_ip": False,
                     },
                 },
-                "retry_policy": {"maximum_retry_attempts": 2},
+                # Retries end within the start deadline, so a run still starts (and finishes)
+                # inside its UTC day; what cannot start goes to the dead-letter queue.
+                "retry_policy": {
+                    "maximum_retry_attempts": SCHEDULE_RETRY_ATTEMPTS,
+                    "maximum_event_age_in_seconds": BACKUP_START_DEADLINE_SECONDS,
+                },
+                "dead_letter_config": {"arn": dead_letters.queue_arn},
             },
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
         )

@@ -2,6 +2,19 @@
 
 Each run prints one JSON result line; a metric filter counts the successful ones, and the alarm
 fires when a job's period (a day for the dump, a week for the verify) passes without one.
+
+The alarm evaluates whole UTC days (a wall clock evaluation window,
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation-window.html):
+after each midnight it looks at the day that just ended (the dump) or the seven days that just
+ended (the verify). A run that starts later than the day before, but finishes the same day, lands
+in the same day and changes nothing; with the default sliding window the 24 hours before each
+evaluation would have missed it until it finished (a spurious ALARM, then OK).
+
+Each day's value is `FILL(succeeded, 0)`: a day without a log line counts as 0 successes rather
+than as missing data. CloudWatch looks further back than the evaluation periods when data is
+missing and evaluates the most recent datapoints it finds ("How alarm state is evaluated when
+data is missing"), so without the fill a missed day could be judged by the day before's success.
+The schedules must leave the run time to finish inside its UTC day (BackupSettings checks it).
 """
 
 import pulumi
@@ -12,6 +25,8 @@ from components.backup_job_specs import JobSpec
 
 METRIC_NAMESPACE = BACKUP_METRICS_NAMESPACE
 DAY_SECONDS = 86_400
+EVALUATION_TIMEZONE = "UTC"
+"""The wall clock the days are cut on: the schedules' time zone too (backup_jobs.py)."""
 
 
 def success_filter_pattern(command: str) -> str:
@@ -45,18 +60,33 @@ def success_alarm(
         f"{name}-{job.alarm_key}",
         name=f"{prefix}-{job.alarm_key}",
         alarm_description=(
-            f"No successful `backup {job.command}` in {job.days_without_success} day(s): "
-            "see docs/runbooks/restore.md"
+            f"No successful `backup {job.command}` in the last {job.days_without_success} UTC "
+            "day(s): see docs/runbooks/restore.md"
         ),
-        namespace=METRIC_NAMESPACE,
-        metric_name=metric_name,
-        statistic="Sum",
-        period=DAY_SECONDS,
+        metric_queries=[
+            {
+                "id": "succeeded",
+                "return_data": False,
+                "metric": {
+                    "namespace": METRIC_NAMESPACE,
+                    "metric_name": metric_name,
+                    "period": DAY_SECONDS,
+                    "stat": "Sum",
+                },
+            },
+            {
+                "id": "successes",
+                "expression": "FILL(succeeded, 0)",
+                "label": f"successful backup {job.command} runs a day",
+                "return_data": True,
+            },
+        ],
+        evaluation_window={"wall_clock_window": {"timezone": EVALUATION_TIMEZONE}},
         evaluation_periods=job.days_without_success,
         datapoints_to_alarm=job.days_without_success,
         comparison_operator="LessThanThreshold",
         threshold=1,
-        # No data means the job did not run at all: that is a failure too.
+        # No data at all means the job did not run: that is a failure too.
         treat_missing_data="breaching",
         alarm_actions=[alarm_topic_arn],
         ok_actions=[alarm_topic_arn],

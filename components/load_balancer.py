@@ -33,6 +33,9 @@ class LoadBalancerArgs:
     """The idle timeout and the deregistration delay, which nest with the app's timings."""
     protect: bool
     """Protect the access-log bucket from deletion by an update."""
+    internet_gateway: pulumi.Resource
+    """The VPC's internet gateway attachment (Network.internet_gateway): an internet-facing ALB
+    is refused while the VPC has none, and the subnets alone do not order the two."""
 
 
 # The internal paths and everything below them are answered 404 by the load balancer itself.
@@ -139,7 +142,9 @@ class LoadBalancer(pulumi.ComponentResource):
             # Below the app's keep-alive, so the ALB never reuses a connection the app closed.
             idle_timeout=args.timings.alb_idle_timeout_seconds,
             access_logs=access_logs,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=log_dependencies),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[args.internet_gateway, *log_dependencies]
+            ),
         )
         target_group = aws.lb.TargetGroup(
             f"{name}-app",

@@ -55,6 +55,10 @@ class Network(pulumi.ComponentResource):
     alb_security_group_id: pulumi.Output[str]
     task_security_group_id: pulumi.Output[str]
     availability_zones: list[str]
+    internet_gateway: aws.ec2.InternetGateway
+    """The VPC's internet gateway, attached on creation. What reaches the internet from the
+    public subnets (NAT gateways, an internet-facing load balancer) depends on it: AWS refuses
+    them while the VPC has no internet gateway, and nothing in their inputs orders them."""
 
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
@@ -162,9 +166,12 @@ class Network(pulumi.ComponentResource):
         )
 
     def _create_public_routes(self, public: list[aws.ec2.Subnet]) -> None:
+        # Created with vpc_id, the gateway is attached to the VPC before it counts as created:
+        # this resource is the attachment (no separate InternetGatewayAttachment).
         gateway = aws.ec2.InternetGateway(
             f"{self._name}-igw", vpc_id=self._vpc.id, opts=self._child
         )
+        self.internet_gateway = gateway
         table = self._route_table(f"{self._name}-public", gateway_id=gateway.id)
         for index, subnet in enumerate(public):
             self._associate(f"{self._name}-public-{index}", table, subnet)
@@ -172,14 +179,17 @@ class Network(pulumi.ComponentResource):
     def _create_nat_gateways(self, public: list[aws.ec2.Subnet]) -> list[aws.ec2.NatGateway]:
         count = {"none": 0, "single": 1, "per-az": len(public)}[self._settings.nat_mode]
         gateways = []
+        # A public NAT gateway (and its address) needs the VPC's internet gateway attached
+        # first: nothing in their inputs says so, hence the explicit dependency.
+        after_gateway = pulumi.ResourceOptions(parent=self, depends_on=[self.internet_gateway])
         for index, subnet in enumerate(public[:count]):
-            address = aws.ec2.Eip(f"{self._name}-nat-{index}", domain="vpc", opts=self._child)
+            address = aws.ec2.Eip(f"{self._name}-nat-{index}", domain="vpc", opts=after_gateway)
             gateways.append(
                 aws.ec2.NatGateway(
                     f"{self._name}-nat-{index}",
                     allocation_id=address.id,
                     subnet_id=subnet.id,
-                    opts=self._child,
+                    opts=after_gateway,
                 )
             )
         return gateways

@@ -89,6 +89,9 @@ class Signal:
     comparison: Comparison = "GreaterThanThreshold"
     evaluation_periods: str | int = "evaluation_periods"
     """The AlarmSettings field holding the number of periods, or a fixed number."""
+    datapoints_to_alarm: str | int | None = None
+    """The AlarmSettings field (or property) holding M of an M-of-N alarm, or a fixed number;
+    None: every evaluated period (M = N)."""
     missing_data: MissingData = "notBreaching"
     description: str = ""
     """Alarm description; `{threshold}` is replaced by the threshold's value."""
@@ -100,11 +103,9 @@ class Signal:
     """Whether the alarm's ALARM state rolls an ECS deployment back (critical alarms only)."""
 
     def __post_init__(self) -> None:
-        fields = AlarmSettings.model_fields
-        named = [
-            value for value in (self.threshold, self.evaluation_periods) if isinstance(value, str)
-        ]
-        unknown = [name for name in named if name not in fields]
+        settings = (self.threshold, self.evaluation_periods, self.datapoints_to_alarm)
+        named = [value for value in settings if isinstance(value, str)]
+        unknown = [name for name in named if not _is_setting(name)]
         if unknown:
             raise ValueError(f"signal {self.key}: {unknown} are not AlarmSettings fields")
         if (self.severity is None) != (self.threshold is None):
@@ -119,6 +120,18 @@ class Signal:
 
     def evaluation_periods_value(self, settings: AlarmSettings) -> Any:
         return _setting(settings, self.evaluation_periods)
+
+    def datapoints_to_alarm_value(self, settings: AlarmSettings) -> Any:
+        if self.datapoints_to_alarm is None:
+            return self.evaluation_periods_value(settings)
+        return _setting(settings, self.datapoints_to_alarm)
+
+
+def _is_setting(name: str) -> bool:
+    """A field of AlarmSettings, or a property derived from its fields."""
+    return name in AlarmSettings.model_fields or isinstance(
+        getattr(AlarmSettings, name, None), property
+    )
 
 
 def _setting(settings: AlarmSettings, value: str | float | None) -> Any:

@@ -17,10 +17,12 @@ from app.contract import (
     CLIENT_METRICS_NAMESPACE,
     CSP_VIOLATION_REPORTED,
     DATABASE_CHECK_FAILED,
+    DATABASE_CHECK_INTERVAL_SECONDS,
     ENVIRONMENT_DIMENSION,
     HEALTH_PATH,
 )
 from components.signal_model import Metric, MetricMath, Panel, Signal, SignalScope, SignalSources
+from config.sections import AlarmSettings
 
 __all__ = ["SIGNALS", "Signal", "SignalScope", "SignalSources"]
 
@@ -52,6 +54,25 @@ def _health_check(scope: SignalScope) -> Mapping[str, pulumi.Input[str]]:
 def _stack_wide(scope: SignalScope) -> Mapping[str, pulumi.Input[str]]:
     return {}
 
+
+def checks_per_period(interval_seconds: int, period_seconds: int) -> int:
+    """Database checks one task starts in an alarm period: the database-health threshold.
+
+    Each task runs the check every `interval_seconds` (one worker per task checks), so one task
+    whose checks all fail reaches this count in a period on its own, whatever the task count:
+    the alarm fires at the service's minimum task count with a single failing target.
+    """
+    if interval_seconds > period_seconds:
+        raise ValueError(
+            f"the database check interval ({interval_seconds} s) exceeds the alarm period "
+            f"({period_seconds} s): a failing task would not fail a check every period"
+        )
+    return period_seconds // interval_seconds
+
+
+DATABASE_FAILURES_PER_TASK_PERIOD: Final = checks_per_period(
+    DATABASE_CHECK_INTERVAL_SECONDS, AlarmSettings.period_seconds
+)
 
 REQUESTS = Panel("Requests")
 HTTP_5XX = Panel("5xx responses (% of requests)", unit="%")
@@ -160,10 +181,16 @@ SIGNALS: tuple[Signal, ...] = (
             APP_METRICS_NAMESPACE, "database-health-failures", _stack_wide, "Sum", per_stack=True
         ),
         severity="critical",
-        threshold="database_failures_per_period",
+        # One task's checks in a minute (not a count every task adds to): reachable by a single
+        # failing target at the minimum task count.
+        threshold=DATABASE_FAILURES_PER_TASK_PERIOD,
         comparison="GreaterThanOrEqualToThreshold",
-        evaluation_periods=1,
-        description="The app's database health check keeps failing",
+        evaluation_periods="database_failing_minutes",
+        datapoints_to_alarm="database_failing_datapoints",
+        description=(
+            "The app's database health check keeps failing ({threshold}+ failed checks a "
+            "minute, as one task makes them, for several minutes)"
+        ),
         log_filter=DATABASE_CHECK_FAILED,
     ),
     Signal(

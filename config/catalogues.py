@@ -23,3 +23,18 @@ LOG_RETENTION_DAYS = frozenset(
 # AWS Backup refuses a vault lock grace period (ChangeableForDays) shorter than this.
 # https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html
 MIN_VAULT_LOCK_COOLING_OFF_DAYS = 3
+
+# S3's minimum storage duration per storage class, in days: an object deleted, overwritten or
+# moved on earlier is billed for the rest of it. Classes not listed (STANDARD,
+# INTELLIGENT_TIERING) have none. "Comparing the Amazon S3 storage classes":
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-class-intro.html#sc-compare
+S3_MIN_STORAGE_DAYS: Mapping[str, int] = {
+    "STANDARD_IA": 30,
+    "ONEZONE_IA": 30,
+    "GLACIER_IR": 90,
+    "GLACIER": 90,
+    "DEEP_ARCHIVE": 180,
+}
+# A lifecycle rule moves objects to these classes only after this many days in S3 Standard.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html
+S3_MIN_DAYS_BEFORE_TRANSITION: Mapping[str, int] = {"STANDARD_IA": 30, "ONEZONE_IA": 30}

@@ -39,6 +39,8 @@ from config.catalogues import (
     FARGATE_SIZES,
     LOG_RETENTION_DAYS,
     MIN_VAULT_LOCK_COOLING_OFF_DAYS,
+    S3_MIN_DAYS_BEFORE_TRANSITION,
+    S3_MIN_STORAGE_DAYS,
 )
 from config.secrets import BROWSER_VISIBLE_SECRET_KEYS
 
@@ -394,7 +396,9 @@ class AlarmSettings(Section):
     latency_p95_warning_seconds: float = Field(gt=0, le=60)
     ecs_cpu_high_percent: int = Field(ge=1, le=100)
     ecs_memory_high_percent: int = Field(ge=1, le=100)
-    database_failures_per_period: int = Field(ge=1, le=1000)
+    database_failing_minutes: int = Field(ge=3, le=20)
+    """Minutes of failed database checks from one task after which database-health-failures
+    fires (components/signals.py derives the threshold from the check interval)."""
     booking_failures_per_period: int = Field(ge=1, le=1000)
     csp_violations_per_period: int = Field(ge=1, le=1_000_000)
     evaluation_periods: int = Field(ge=1, le=60, alias="alarmEvaluationPeriods")
@@ -409,6 +413,13 @@ class AlarmSettings(Section):
         if wrong:
             raise ValueError(f"{wrong[0]!r} is not an email address")
         return emails
+
+    @property
+    def database_failing_datapoints(self) -> int:
+        """Minutes of the window that must hold a task's failed checks: all but one, because
+        each check starts an interval after the previous one ended, so a task's checks drift
+        across minute boundaries and one minute in the window may hold none."""
+        return self.database_failing_minutes - 1
 
     @field_validator("http_5xx_warning_percent")
     @classmethod
@@ -451,11 +462,86 @@ class EdgeSettings(Section):
         return domain
 
 
+def cold_storage_problem(storage_class: str, after_days: int, expire_days: int) -> str | None:
+    """Why a lifecycle move to `storage_class` on day `after_days` is wrong, if it is.
+
+    S3 refuses some moves before a number of days in S3 Standard, and bills an object moved to
+    a class for that class's minimum storage duration even when it expires earlier: a move
+    whose minimum runs past the expiry pays for storage the objects never use.
+    """
+    if after_days >= expire_days:
+        return f"backupColdStorageAfterDays {after_days} must be below {expire_days}"
+    in_standard = S3_MIN_DAYS_BEFORE_TRANSITION.get(storage_class, 0)
+    if after_days < in_standard:
+        return (
+            f"backupColdStorageAfterDays {after_days}: S3 moves objects to {storage_class} only "
+            f"after {in_standard} days in S3 Standard (0 for no transition)"
+        )
+    minimum = S3_MIN_STORAGE_DAYS.get(storage_class, 0)
+    if after_days + minimum > expire_days:
+        return (
+            f"backupColdStorageAfterDays {after_days} moves dumps to {storage_class}, billed for "
+            f"at least {minimum} days there (to day {after_days + minimum}), past "
+            f"backupExpireAfterDays {expire_days}: set backupColdStorageAfterDays to 0 "
+            f"(no transition) or backupExpireAfterDays to at least {after_days + minimum}"
+        )
+    return None
+
+
+BACKUP_START_DEADLINE_SECONDS = 3600
+"""How long the scheduler keeps retrying to start a backup run (the retry policy's maximum event
+age); past it the invocation goes to the dead-letter queue."""
+BACKUP_RUN_ALLOWANCE_HOURS = 5
+"""How long a dump or a verify may run (the app's stop timeouts are minutes; a dump of the
+clinic's database takes minutes)."""
+BACKUP_DAY_SLACK_HOURS = BACKUP_START_DEADLINE_SECONDS // 3600 + BACKUP_RUN_ALLOWANCE_HOURS
+"""A backup schedule starts at least this many hours before midnight UTC, so a run that starts
+late (retries) and runs long still succeeds inside its UTC day: the day its success alarm
+evaluates (a wall clock window, components/backup_success_alarms.py)."""
+_CLOCK_FIELD = re.compile(r"^\d{1,2}(,\d{1,2})*$")
+
+
+def _starts_with_slack_before_midnight(expression: str) -> str:
+    """A cron(...) at fixed UTC times, each at least BACKUP_DAY_SLACK_HOURS before midnight."""
+    latest = (24 - BACKUP_DAY_SLACK_HOURS) * 60
+    if not expression.startswith("cron("):
+        raise ValueError(
+            f"{expression!r} has no fixed time of day: a backup runs on a cron(...) at fixed "
+            f"UTC hours, at least {BACKUP_DAY_SLACK_HOURS} h before midnight, so that it "
+            "finishes within the UTC day its success alarm evaluates"
+        )
+    fields = expression.removeprefix("cron(").removesuffix(")").split()
+    if len(fields) != 6 or not all(_CLOCK_FIELD.fullmatch(field) for field in fields[:2]):
+        raise ValueError(
+            f"{expression!r} must name fixed minutes and hours (e.g. cron(15 3 * * ? *)) so "
+            "that the run's UTC day is known"
+        )
+    starts = [
+        int(hour) * 60 + int(minute)
+        for minute in fields[0].split(",")
+        for hour in fields[1].split(",")
+    ]
+    if max(starts) > latest:
+        start = max(starts)
+        raise ValueError(
+            f"{expression!r} starts at {start // 60:02d}:{start % 60:02d} UTC; a backup must "
+            f"start by {latest // 60:02d}:00 UTC ({BACKUP_DAY_SLACK_HOURS} h before midnight: "
+            f"{BACKUP_START_DEADLINE_SECONDS // 3600} h of start retries and "
+            f"{BACKUP_RUN_ALLOWANCE_HOURS} h of run) so that it finishes within the UTC day its "
+            "success alarm evaluates"
+        )
+    return expression
+
+
 class BackupSettings(Section):
     model_config = section_config("backup")
     object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"]
     object_lock_days: int = Field(ge=1, le=3650)
-    cold_storage_after_days: int = Field(ge=1, le=3650)
+    COLD_STORAGE_CLASS: ClassVar[str] = "GLACIER_IR"
+    """Where dumps go after cold_storage_after_days: `verify` reads them back weekly, and
+    Glacier Instant Retrieval keeps that a plain GET."""
+    cold_storage_after_days: int = Field(ge=0, le=3650)
+    """Days before dumps move to COLD_STORAGE_CLASS; 0 for no transition."""
     expire_after_days: int = Field(ge=1, le=3650)
     retention_floor_days: int = Field(ge=1, le=36500)
     retention_days: int = Field(ge=1, le=36500)
@@ -479,9 +565,16 @@ class BackupSettings(Section):
                 "it is locked)"
             )
         cold = info.data.get("cold_storage_after_days")
-        if cold is not None and cold >= expire:
-            raise ValueError(f"backupColdStorageAfterDays {cold} must be below {expire}")
+        if cold:  # 0 is no transition
+            problem = cold_storage_problem(cls.COLD_STORAGE_CLASS, cold, expire)
+            if problem is not None:
+                raise ValueError(problem)
         return expire
+
+    @property
+    def cold_storage_days(self) -> int | None:
+        """Days before dumps move to COLD_STORAGE_CLASS, or None for no transition."""
+        return self.cold_storage_after_days or None
 
     @field_validator("retention_days")
     @classmethod
@@ -511,6 +604,11 @@ class BackupSettings(Section):
     @classmethod
     def _schedule_expression(cls, expression: str) -> str:
         return _schedule(expression)
+
+    @field_validator("dump_schedule", "verify_schedule")
+    @classmethod
+    def _finishes_within_its_day(cls, expression: str) -> str:
+        return _starts_with_slack_before_midnight(expression)
 
     @property
     def copy_to_region(self) -> str | None:

@@ -122,6 +122,21 @@ class Rendering:
     def by_urn(self, urn: str) -> RenderedResource:
         return next(resource for resource in self.resources if resource.urn == urn)
 
+    def waits_for(self, later: RenderedResource, earlier: RenderedResource) -> bool:
+        """Whether the engine creates `later` only after `earlier`: a path of dependencies
+        (explicit `depends_on` and inputs alike) leads from one to the other."""
+        direct = {resource.urn: resource.dependencies for resource in self.resources}
+        seen: set[str] = set()
+        pending = list(later.dependencies)
+        while pending:
+            urn = pending.pop()
+            if urn == earlier.urn:
+                return True
+            if urn not in seen:
+                seen.add(urn)
+                pending.extend(direct.get(urn, ()))
+        return False
+
     def descendants(self, urn: str) -> list[RenderedResource]:
         """Resources under the given one, at any depth."""
         children: dict[str, list[RenderedResource]] = {}

@@ -54,7 +54,12 @@ PROMISED_ALARMS = [
     "backup-dump-failed",
     "backup-verify-failed",
     "backup-job-failed",
+    "backup-dump-not-started",
+    "backup-verify-not-started",
+    "backup-task-failed-to-start",
+    "backup-schedule-undelivered",
 ]
+DAY_SECONDS = 86_400
 
 RETENTION_SCHEMA: ConfigSchema = {
     "minRetentionDays": integer_setting(
@@ -70,6 +75,13 @@ WIRING_SCHEMA: ConfigSchema = {
     "okActionAlarms": string_list_setting(
         description="Alarm keys that must also notify the topic when they recover (okActions).",
         default=["http-5xx-critical", "latency-p95-critical"],
+    )
+}
+
+CALENDAR_SCHEMA: ConfigSchema = {
+    "wallClockAlarms": string_list_setting(
+        description="Alarm keys that must evaluate whole UTC days (a wall clock window).",
+        default=["backup-dump-failed", "backup-verify-failed"],
     )
 }
 
@@ -145,6 +157,34 @@ def _check_alarms_wired(args: StackValidationArgs, report: ReportViolation) -> N
             )
 
 
+def _daily_wall_clock_problem(props: Props) -> str | None:
+    """Why an alarm does not evaluate whole UTC days, or None."""
+    window = lookup(props, "evaluationWindow")
+    if is_unknown(window):
+        return None
+    clock = window.get("wallClockWindow") if isinstance(window, dict) else None
+    if not isinstance(clock, dict):
+        return "set evaluationWindow.wallClockWindow (the default sliding window moves with time)"
+    if clock.get("timezone", "UTC") not in ("UTC", None):
+        return f"align the wall clock window to UTC, the schedules' zone, not {clock['timezone']}"
+    periods = [props.get("period")] + [
+        (query.get("metric") or {}).get("period") for query in props.get("metricQueries") or []
+    ]
+    known = [period for period in periods if period is not None and not is_unknown(period)]
+    if any(period != DAY_SECONDS for period in known):
+        return f"use a period of {DAY_SECONDS} s (one day)"
+    return None
+
+
+def _check_calendar_alarms(args: StackValidationArgs, report: ReportViolation) -> None:
+    keys = config_value(args.get_config(), CALENDAR_SCHEMA, "wallClockAlarms")
+    for alarm in resources_of(args, METRIC_ALARM):
+        if _alarm_key(alarm) in keys:
+            problem = _daily_wall_clock_problem(plain(alarm.props))
+            if problem:
+                report(f"Alarm '{_alarm_key(alarm)}' must judge whole days: {problem}.", alarm.urn)
+
+
 POLICIES = [
     resource_policy(
         "log-group-retention",
@@ -164,6 +204,13 @@ POLICIES = [
         "Checks whether every alarm the platform promises exists, found by its `alarm` tag.",
         _check_alarms_present,
         ALARMS_SCHEMA,
+    ),
+    stack_policy(
+        "backup-alarms-wall-clock-window",
+        "Checks whether the backup success alarms evaluate whole UTC days with a wall clock "
+        "window.",
+        _check_calendar_alarms,
+        CALENDAR_SCHEMA,
     ),
     stack_policy(
         "alarms-notify-topic",

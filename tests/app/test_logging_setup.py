@@ -53,6 +53,14 @@ def test_write_line_is_one_compact_line(capsys):
     assert capsys.readouterr().out == '{"a":1,"b":"ü"}\n'
 
 
+@pytest.mark.parametrize("level", ["DEBUG", "INFO"])
+def test_aws_sdk_debug_lines_never_reach_the_log(level):
+    # botocore's DEBUG lines print each signed request, session token included.
+    config = logging_config(level)
+    for name in ("boto3", "botocore", "s3transfer", "urllib3"):
+        assert config["loggers"][name]["level"] == "WARNING", name
+
+
 def test_uvicorn_access_log_is_silenced_in_favour_of_ours():
     config = logging_config("INFO")
     assert config["loggers"]["uvicorn.access"]["level"] == "WARNING"

@@ -295,6 +295,13 @@ def cases() -> list[tuple[str, str, str]]:
         ('{{"url":"https:\\/\\/u:{}@h.example"}}', token(rng), "https:\\/\\/[redacted]@h"),
         ("held {{'password': ['{}', 'b']}}", token(rng), "{'password': [redacted]}"),
         ("GET /cb;jsessionid={} HTTP/1.1", token(rng), "/cb;jsessionid=[redacted] HTTP/1.1"),
+        # botocore's DEBUG repr of a signed request prints header values as bytes literals
+        # (found by running the service in the task sandbox under staging's DEBUG level).
+        (
+            "headers={{'X-Amz-Security-Token': b'{}', 'Content-Length': '531'}}",
+            token(rng),
+            "'X-Amz-Security-Token': b'[redacted]', 'Content-Length': '531'",
+        ),
     ]
     return [(template.format(secret), secret, left) for template, secret, left in raw]
 

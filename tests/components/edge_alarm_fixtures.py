@@ -34,7 +34,7 @@ ALARM_CONFIG = {
     "latencyP95WarningSeconds": 1,
     "ecsCpuHighPercent": 80,
     "ecsMemoryHighPercent": 85,
-    "databaseFailuresPerPeriod": 3,
+    "databaseFailingMinutes": 3,
     "bookingFailuresPerPeriod": 3,
     "cspViolationsPerPeriod": 50,
     "alarmEvaluationPeriods": 5,

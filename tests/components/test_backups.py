@@ -2,13 +2,19 @@
 
 import json
 import re
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from app.backup import cli as backup_cli
-from components.backup_job_specs import job_policy, scheduler_policy
+from components.backup_job_specs import (
+    dead_letter_queue_policy,
+    job_policy,
+    scheduler_policy,
+    task_failed_to_start_pattern,
+)
 from components.backup_success_alarms import success_filter_pattern
 from components.backup_vault import failed_job_event_pattern
 
@@ -55,7 +61,9 @@ def test_dump_bucket_is_private_versioned_encrypted_and_tls_only(rendering):
 def test_lifecycle_moves_dumps_to_cold_storage_then_expires_them(rendering):
     rules = rendering.named("backups-dumps-lifecycle").inputs["rules"]
     dumps = next(rule for rule in rules if rule["id"] == "dumps")
-    assert dumps["transitions"] == [{"days": 30, "storageClass": "GLACIER_IR"}]
+    # Staging expires dumps before Glacier IR's 90-day minimum would be paid: no move.
+    expected = {"staging": None, "prod": [{"days": 30, "storageClass": "GLACIER_IR"}]}
+    assert dumps.get("transitions") == expected[rendering.stack]
     assert dumps["expiration"]["days"] == {"staging": 35, "prod": 400}[rendering.stack]
     aborts = next(rule for rule in rules if rule["id"] == "abort-incomplete-uploads")
     assert aborts["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
@@ -138,7 +146,28 @@ def test_missed_or_failed_backups_raise_alarms_on_the_warning_topic(rendering):
         assert alarm.inputs["tags"] == {"alarm": key}
         assert alarm.inputs["alarmActions"] == [warning_topic]
         assert alarm.inputs["treatMissingData"] == "breaching"
-        assert alarm.inputs["evaluationPeriods"] == days
+        assert alarm.inputs["evaluationPeriods"] == days == alarm.inputs["datapointsToAlarm"]
+        # Whole UTC days (the sequences: tests/components/test_backup_alarms.py).
+        assert alarm.inputs["evaluationWindow"] == {"wallClockWindow": {"timezone": "UTC"}}
+        [metric] = [q["metric"] for q in alarm.inputs["metricQueries"] if q.get("metric")]
+        assert metric["period"] == 86400
+    start_alarms = {
+        "backup-dump-not-started": ALARM,
+        "backup-verify-not-started": ALARM,
+        "backup-schedule-undelivered": ALARM,
+        "backup-task-failed-to-start": RULE,
+    }
+    for key, kind in start_alarms.items():
+        [resource] = [r for r in rendering.of_type(kind) if r.inputs["tags"] == {"alarm": key}]
+        actions = resource.inputs.get("alarmActions")
+        if kind == RULE:
+            [target] = [
+                t
+                for t in rendering.of_type("aws:cloudwatch/eventTarget:EventTarget")
+                if t.inputs["rule"] == resource.outputs["name"]
+            ]
+            actions = [target.inputs["arn"]]
+        assert actions == [warning_topic], key
     rule = rendering.get(RULE, "backups-vault-job-failed")
     assert rule.inputs["tags"] == {"alarm": "backup-job-failed"}
     target = rendering.named("backups-vault-job-failed-topic")
@@ -153,9 +182,63 @@ def test_job_policy_can_write_and_read_dumps_but_never_destroy_a_version():
 
 
 def test_scheduler_may_run_only_the_backup_tasks():
-    policy = json.loads(scheduler_policy(["arn:td/dump"], ["arn:role/task"]))
+    policy = json.loads(scheduler_policy(["arn:td/dump"], ["arn:role/task"], ["arn:q"], "arn:k"))
     run_task = next(s for s in policy["Statement"] if s["Action"] == ["ecs:RunTask"])
     assert run_task["Resource"] == ["arn:td/dump:*"]
+    send = next(s for s in policy["Statement"] if s["Action"] == ["sqs:SendMessage"])
+    assert send["Resource"] == ["arn:q"]
+    key = next(s for s in policy["Statement"] if "kms:GenerateDataKey" in s["Action"])
+    assert key["Resource"] == ["arn:k"]
+
+
+def test_each_schedule_has_an_encrypted_dead_letter_queue_only_it_may_send_to(rendering):
+    # Sources: https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html
+    # (the execution role sends: sqs:SendMessage) and the SQS key management page (a producer
+    # to an SSE-KMS queue needs kms:GenerateDataKey and kms:Decrypt).
+    stack_key = rendering.named("secrets-key").outputs["arn"]
+    scheduler = rendering.get("aws:iam/role:Role", "backups-jobs-scheduler").outputs["arn"]
+    role_policy = json.loads(
+        rendering.get("aws:iam/rolePolicy:RolePolicy", "backups-jobs-scheduler").inputs["policy"]
+    )
+    granted = {a: s["Resource"] for s in role_policy["Statement"] for a in s["Action"]}
+    group = rendering.get("aws:scheduler/scheduleGroup:ScheduleGroup", "backups-jobs-schedules")
+    for command in ("dump", "verify"):
+        queue = rendering.get("aws:sqs/queue:Queue", f"backups-jobs-{command}-dead-letters-queue")
+        assert queue.inputs["kmsMasterKeyId"] == stack_key
+        schedule = rendering.get(SCHEDULE, f"backups-jobs-{command}").inputs
+        assert schedule["groupName"] == group.outputs["name"]
+        target = schedule["target"]
+        assert target["deadLetterConfig"] == {"arn": queue.outputs["arn"]}
+        assert target["retryPolicy"] == {
+            "maximumRetryAttempts": 2,
+            "maximumEventAgeInSeconds": 3600,
+        }
+        assert queue.outputs["arn"] in granted["sqs:SendMessage"]
+        assert granted["kms:GenerateDataKey"] == [stack_key] == granted["kms:Decrypt"]
+        policy = json.loads(
+            rendering.named(f"backups-jobs-{command}-dead-letters-policy").inputs["policy"]
+        )
+        expected_arn = (
+            f"arn:aws:scheduler:us-west-2:123456789012:schedule/"
+            f"{schedule['groupName']}/{schedule['name']}"
+        )
+        statements = {s["Sid"]: s for s in policy["Statement"]}
+        assert statements["ScheduleExecutionRoleSends"]["Principal"] == {"AWS": scheduler}
+        allowed = statements["SchedulerSendsForThisSchedule"]["Condition"]
+        assert allowed == {"ArnEquals": {"aws:SourceArn": expected_arn}}
+        denied = statements["NobodyElseSends"]
+        assert denied["Effect"] == "Deny"
+        assert denied["Principal"] == "*"
+        assert denied["Condition"]["ArnNotEquals"] == {
+            "aws:PrincipalArn": scheduler,
+            "aws:SourceArn": expected_arn,
+        }
+
+
+def test_dead_letter_queue_policy_allows_only_the_role_or_the_schedule():
+    policy = json.loads(dead_letter_queue_policy("arn:q", "arn:schedule", "arn:role"))
+    assert {s["Effect"] for s in policy["Statement"]} == {"Allow", "Deny"}
+    assert all(s["Resource"] == "arn:q" for s in policy["Statement"])
 
 
 def test_success_filter_reads_fields_the_jobs_result_line_has(monkeypatch, capsys):
@@ -237,3 +320,119 @@ def test_failed_job_pattern_on_the_event_bus(detail_type, detail, matched):
         )
         delivered = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages", [])
     assert bool(delivered) is matched
+
+
+def ecs_task_event(**detail_changes: object) -> dict[str, Any]:
+    """The task state change event of
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html (trimmed
+    of attachments and container details), with `detail` fields replaced."""
+    detail = {
+        "availabilityZone": "us-west-2c",
+        "clusterArn": CLUSTER,
+        "containers": [{"lastStatus": "RUNNING", "name": "FargateApp"}],
+        "createdAt": "2020-01-23T17:57:34.402Z",
+        "launchType": "FARGATE",
+        "cpu": "256",
+        "memory": "512",
+        "desiredStatus": "RUNNING",
+        "group": "family:sample-fargate",
+        "lastStatus": "RUNNING",
+        "taskArn": (
+            "arn:aws:ecs:us-west-2:111122223333:task/FargateCluster/"
+            "c13b4cb40f1f4fe4a2971f76ae5a47ad"
+        ),
+        "taskDefinitionArn": "arn:aws:ecs:us-west-2:111122223333:task-definition/sample-fargate:1",
+        "version": 4,
+        "platformVersion": "1.3.0",
+    }
+    return {
+        "version": "0",
+        "id": "3317b2af-7005-947d-b652-f55e762e571a",
+        "detail-type": "ECS Task State Change",
+        "source": "aws.ecs",
+        "account": "111122223333",
+        "time": "2020-01-23T17:57:58Z",
+        "region": "us-west-2",
+        "resources": [detail["taskArn"]],
+        "detail": {**detail, **detail_changes},
+    }
+
+
+CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster"
+FAMILIES = ("miko-prod-backup-dump", "miko-prod-backup-verify")
+FAILED_TO_START = {
+    "desiredStatus": "STOPPED",
+    "lastStatus": "STOPPED",
+    "stopCode": "TaskFailedToStart",
+    "stoppedReason": "ResourceInitializationError: unable to pull secrets or registry auth",
+}
+
+
+@pytest.mark.parametrize(
+    ("detail", "matched"),
+    [
+        ({**FAILED_TO_START, "group": "family:miko-prod-backup-dump"}, True),
+        ({**FAILED_TO_START, "group": "family:miko-prod-backup-verify"}, True),
+        # The documented sample as it is: a running task of another family.
+        ({}, False),
+        # A backup task still starting or running, or one that ran and stopped.
+        ({"group": "family:miko-prod-backup-dump", "lastStatus": "PENDING"}, False),
+        ({"group": "family:miko-prod-backup-dump"}, False),
+        (
+            {
+                **FAILED_TO_START,
+                "group": "family:miko-prod-backup-dump",
+                "stopCode": "EssentialContainerExited",
+            },
+            False,
+        ),
+        # The web service's tasks, another cluster's backup family.
+        ({**FAILED_TO_START, "group": "service:miko-prod-app"}, False),
+        (
+            {
+                **FAILED_TO_START,
+                "group": "family:miko-prod-backup-dump",
+                "clusterArn": "arn:aws:ecs:us-west-2:111122223333:cluster/other",
+            },
+            False,
+        ),
+    ],
+)
+def test_task_failed_to_start_pattern_on_the_event_bus(detail, matched):
+    # moto's EventBridge evaluates the rule (the operators used: exact values only).
+    event = ecs_task_event(**detail)
+    pattern = task_failed_to_start_pattern(CLUSTER, FAMILIES)
+    with mock_aws():
+        events = boto3.client("events", region_name="us-west-2")
+        sqs = boto3.client("sqs", region_name="us-west-2")
+        queue_url = sqs.create_queue(QueueName="failed-starts")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events.put_rule(Name="failed-starts", EventPattern=pattern)
+        events.put_targets(Rule="failed-starts", Targets=[{"Id": "queue", "Arn": queue_arn}])
+        events.put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event["resources"],
+                }
+            ]
+        )
+        delivered = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages", [])
+    assert bool(delivered) is matched
+
+
+def test_task_failed_to_start_rule_watches_this_stacks_backup_families(rendering):
+    rule = rendering.get(RULE, "backups-jobs-start-failures-task-failed-to-start")
+    pattern = json.loads(rule.inputs["eventPattern"])
+    prefix = f"miko-{rendering.stack}"
+    assert pattern["detail"]["group"] == [
+        f"family:{prefix}-backup-dump",
+        f"family:{prefix}-backup-verify",
+    ]
+    assert pattern["detail"]["clusterArn"] == [rendering.named("app-cluster").outputs["arn"]]
+    families = {t.inputs["family"] for t in rendering.of_type(TASK) if "backup" in t.name}
+    assert {g.removeprefix("family:") for g in pattern["detail"]["group"]} == families

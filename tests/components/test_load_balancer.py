@@ -3,6 +3,7 @@
 import json
 import re
 
+import pulumi_aws as aws
 import pytest
 
 from app.contract import INTERNAL_PATHS
@@ -150,10 +151,19 @@ def test_access_logs_only_where_the_stack_asks(staging, prod):
     deny = next(s for s in policy["Statement"] if s["Effect"] == "Deny")
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     # The load balancer is created only once ELB may write to the bucket.
-    assert (
-        prod.get("aws:s3/bucketPolicy:BucketPolicy", "load-balancer-access-logs").urn
-        in alb.dependencies
+    assert prod.waits_for(
+        alb, prod.get("aws:s3/bucketPolicy:BucketPolicy", "load-balancer-access-logs")
     )
+
+
+def test_the_internet_facing_load_balancer_waits_for_the_internet_gateway(rendering):
+    """AWS refuses an internet-facing ALB while its VPC has no internet gateway attached
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html#gatewayattachment);
+    its subnets do not lead to the gateway, so the dependency is explicit."""
+    alb = rendering.get("aws:lb/loadBalancer:LoadBalancer", "load-balancer-alb")
+    gateway = rendering.get("aws:ec2/internetGateway:InternetGateway", "network-igw")
+    assert alb.inputs["internal"] is False
+    assert gateway.urn in alb.dependencies
 
 
 def test_access_log_policy_lets_elb_write_only_this_accounts_prefix():
@@ -173,8 +183,10 @@ def test_access_log_policy_lets_elb_write_only_this_accounts_prefix():
 
 def _render_load_balancer(*, access_logs: bool = True, protect: bool = True) -> RecordingMocks:
     """The component alone under mocks, independent of how __main__ wires it."""
-    return render(
-        lambda: LoadBalancer(
+
+    def build() -> LoadBalancer:
+        gateway = aws.ec2.InternetGateway("igw", vpc_id="vpc-1")
+        return LoadBalancer(
             "load-balancer",
             LoadBalancerArgs(
                 prefix="miko-prod",
@@ -193,9 +205,11 @@ def _render_load_balancer(*, access_logs: bool = True, protect: bool = True) -> 
                 ),
                 timings=TIMINGS,
                 protect=protect,
+                internet_gateway=gateway,
             ),
         )
-    )
+
+    return render(build)
 
 
 def test_access_log_bucket_is_versioned():

@@ -1,4 +1,11 @@
-"""The VPC, its subnets, egress paths, flow logs and security groups, for both stacks."""
+"""The VPC, its subnets, egress paths, flow logs and security groups, for both stacks.
+
+The dependency tests stand on AWS's "When a DependsOn attribute is required"
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html#gatewayattachment):
+Elastic IPs, NAT gateways and load balancers with public addresses must wait for the VPC's
+internet gateway attachment, which nothing in their inputs implies; the Terraform provider's
+own EIP and NAT gateway documentation asks the same (`depends_on` the internet gateway).
+"""
 
 import ipaddress
 
@@ -49,6 +56,26 @@ def test_nat_per_stack(staging, prod):
     assert sorted(r.inputs["natGatewayId"] for r in nat_routes) == [
         f"network-nat-{index}-id" for index in range(3)
     ]
+
+
+IGW = "aws:ec2/internetGateway:InternetGateway"
+
+
+def test_the_internet_gateway_is_attached_on_creation(rendering):
+    """Created with vpc_id, the gateway resource is the attachment: there is no other one."""
+    (gateway,) = rendering.of_type(IGW)
+    assert gateway.inputs["vpcId"] == rendering.get("aws:ec2/vpc:Vpc", "network-vpc").outputs["id"]
+    assert rendering.of_type("aws:ec2/internetGatewayAttachment:InternetGatewayAttachment") == []
+
+
+def test_nat_gateways_and_their_addresses_wait_for_the_internet_gateway(rendering):
+    gateway = rendering.get(IGW, "network-igw")
+    nat = rendering.of_type("aws:ec2/natGateway:NatGateway")
+    addresses = rendering.of_type("aws:ec2/eip:Eip")
+    assert len(nat) == len(addresses) == {"staging": 1, "prod": 3}[rendering.stack]
+    for resource in nat + addresses:
+        # Explicit, not through other resources: no input of theirs leads to the gateway.
+        assert gateway.urn in resource.dependencies, resource.name
 
 
 def test_no_nat_means_no_default_route_from_private_subnets(render_with):

@@ -2,8 +2,13 @@
 
 A task definition that misses a variable the app requires in staging or production would pass
 every preview and fail only when ECS starts the task; these tests start the app's own settings
-(and the backup job's) from the rendered container definitions instead.
+(and the backup job's) from the rendered container definitions instead. The APP_ENV test stands
+on a container definition's `environment` being `docker run --env`, which sets a variable over
+the image's ENV (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html,
+https://docs.docker.com/reference/dockerfile/#env).
 """
+
+import json
 
 import pytest
 
@@ -36,3 +41,16 @@ def test_the_backup_jobs_get_what_they_read(rendering, command):
     assert settings.kms_key_id
     assert settings.require_database_url().startswith("postgresql://")
     assert (settings.scratch_database_url is not None) == (command == "verify")
+
+
+@pytest.mark.parametrize("command", ["dump", "verify"])
+def test_the_backup_jobs_run_under_the_stacks_app_env(rendering, command):
+    """The image's own default is APP_ENV=production (app/Dockerfile); the task's environment
+    is set over it, so the task definition must name the stack itself, as the service's does:
+    a staging job running as production would log and report as prod."""
+    task = rendering.get("aws:ecs/taskDefinition:TaskDefinition", f"backups-jobs-{command}")
+    [container] = json.loads(task.inputs["containerDefinitions"])
+    plain = {item["name"]: item["value"] for item in container["environment"]}
+
+    assert plain["APP_ENV"] == {"staging": "staging", "prod": "production"}[rendering.stack]
+    assert plain["APP_ENV"] == container_environment(rendering, "app-task")["APP_ENV"]

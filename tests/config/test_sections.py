@@ -9,12 +9,15 @@ from pydantic import ValidationError
 from config.secrets import ROTATED_ON_KEYS, SECRET_KEYS
 from config.sections import (
     AlarmSettings,
+    BackupSettings,
     ImageSettings,
     ServiceSettings,
     TimingSettings,
     camel_key,
+    cold_storage_problem,
 )
 from config.stack import SECTIONS, describe
+from plan.render import stack_config
 
 PULUMI_YAML = Path(__file__).resolve().parents[2] / "Pulumi.yaml"
 TIMINGS = {
@@ -109,7 +112,7 @@ ALARMS = {
     "latencyP95WarningSeconds": "1",
     "ecsCpuHighPercent": "80",
     "ecsMemoryHighPercent": "80",
-    "databaseFailuresPerPeriod": "3",
+    "databaseFailingMinutes": "3",
     "bookingFailuresPerPeriod": "3",
     "cspViolationsPerPeriod": "50",
     "alarmEvaluationPeriods": "3",
@@ -140,3 +143,106 @@ def test_every_alarm_threshold_problem_is_listed_at_once():
         "ecsCpuHighPercent: Input should be less than or equal to 100, got '120'",
         "alarmEvaluationPeriods: Input should be greater than or equal to 1, got '0'",
     ]
+
+
+# --- the dump lifecycle: a transition must not pay a storage minimum past the expiry ---------
+# Source of truth: S3's documented minimum storage durations ("Comparing the Amazon S3 storage
+# classes", https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-class-intro.html#sc-compare:
+# Standard-IA and One Zone-IA 30 days, Glacier Instant and Flexible Retrieval 90, Deep Archive
+# 180) and the lifecycle rule that objects stay 30 days in S3 Standard before a move to
+# Standard-IA or One Zone-IA (lifecycle-transition-general-considerations.html).
+
+
+def backup_settings_of(stack: str) -> dict[str, str]:
+    """The stack's backup keys, as the CLI hands them to the program."""
+    values, _ = stack_config(stack)
+    keys = BackupSettings.config_keys()
+    return {key: values[f"miko-platform:{key}"] for key in keys}
+
+
+@pytest.mark.parametrize(("cold", "expire"), [("30", "35"), ("30", "119"), ("1", "90")])
+def test_a_move_to_glacier_ir_that_expires_within_its_minimum_is_refused(cold, expire):
+    flat = backup_settings_of("prod") | {
+        "backupColdStorageAfterDays": cold,
+        "backupExpireAfterDays": expire,
+    }
+    [problem] = problems_of(BackupSettings, flat)
+    assert problem.startswith("backupExpireAfterDays: ")
+    for named in (f"backupColdStorageAfterDays {cold}", f"backupExpireAfterDays {expire}"):
+        assert named in problem
+    assert "GLACIER_IR" in problem
+    assert "90 days" in problem
+    assert f"at least {int(cold) + 90}" in problem
+
+
+@pytest.mark.parametrize(("cold", "expire"), [("30", "120"), ("30", "400"), ("0", "35")])
+def test_a_move_whose_minimum_ends_by_the_expiry_or_no_move_is_accepted(cold, expire):
+    flat = backup_settings_of("prod") | {
+        "backupColdStorageAfterDays": cold,
+        "backupExpireAfterDays": expire,
+    }
+    settings = BackupSettings.model_validate(flat)
+    assert settings.cold_storage_days == (int(cold) or None)
+
+
+def test_both_committed_stacks_pass_and_staging_moves_nothing():
+    staging = BackupSettings.model_validate(backup_settings_of("staging"))
+    prod = BackupSettings.model_validate(backup_settings_of("prod"))
+    assert staging.cold_storage_days is None
+    assert prod.cold_storage_days is not None
+
+
+@pytest.mark.parametrize(
+    ("storage_class", "after", "expire", "problem"),
+    [
+        ("GLACIER_IR", 30, 120, None),
+        ("GLACIER_IR", 30, 119, "billed for at least 90 days"),
+        ("GLACIER", 10, 99, "billed for at least 90 days"),
+        ("DEEP_ARCHIVE", 30, 209, "billed for at least 180 days"),
+        ("DEEP_ARCHIVE", 30, 210, None),
+        ("STANDARD_IA", 30, 60, None),
+        ("STANDARD_IA", 30, 59, "billed for at least 30 days"),
+        ("ONEZONE_IA", 29, 400, "only after 30 days in S3 Standard"),
+        ("INTELLIGENT_TIERING", 1, 2, None),
+        ("GLACIER_IR", 35, 35, "must be below 35"),
+    ],
+)
+def test_each_storage_class_minimum(storage_class, after, expire, problem):
+    found = cold_storage_problem(storage_class, after, expire)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert problem in found
+
+
+# --- backup schedules: a run finishes inside the UTC day its success alarm evaluates ---------
+# (the alarms use a wall clock window of whole UTC days: components/backup_success_alarms.py;
+# EventBridge Scheduler's cron fields: minutes hours day-of-month month day-of-week year,
+# https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html)
+
+
+@pytest.mark.parametrize(
+    ("key", "expression", "named"),
+    [
+        ("backupDumpSchedule", "cron(30 22 * * ? *)", "22:30 UTC"),
+        ("backupDumpSchedule", "cron(0 3,19 * * ? *)", "19:00 UTC"),
+        ("backupVerifySchedule", "cron(1 18 ? * SUN *)", "18:01 UTC"),
+        ("backupDumpSchedule", "rate(1 day)", "no fixed time of day"),
+        ("backupVerifySchedule", "cron(0/30 4 ? * SUN *)", "fixed minutes and hours"),
+    ],
+)
+def test_a_backup_schedule_without_slack_before_midnight_is_refused(key, expression, named):
+    flat = backup_settings_of("prod") | {key: expression}
+    [problem] = problems_of(BackupSettings, flat)
+    assert problem.startswith(f"{key}: ")
+    assert named in problem
+    if "UTC" in named:
+        assert "by 18:00 UTC" in problem
+        assert "6 h before midnight" in problem
+
+
+@pytest.mark.parametrize("expression", ["cron(0 18 * * ? *)", "cron(15 3 * * ? *)"])
+def test_a_backup_schedule_with_slack_before_midnight_is_accepted(expression):
+    flat = backup_settings_of("prod") | {"backupDumpSchedule": expression}
+    assert BackupSettings.model_validate(flat).dump_schedule == expression

@@ -139,10 +139,22 @@ def alarm_resources():
                 planned(
                     "aws:cloudwatch/metricAlarm:MetricAlarm",
                     key,
-                    {"tags": {"alarm": key}, "alarmActions": [TOPIC_ARN], "okActions": [TOPIC_ARN]},
+                    {
+                        "tags": {"alarm": key},
+                        "alarmActions": [TOPIC_ARN],
+                        "okActions": [TOPIC_ARN],
+                        **(
+                            WHOLE_DAYS
+                            if key in ("backup-dump-failed", "backup-verify-failed")
+                            else {}
+                        ),
+                    },
                 )
             )
     return resources
+
+
+WHOLE_DAYS = {"period": 86400, "evaluationWindow": {"wallClockWindow": {"timezone": "UTC"}}}
 
 
 def storage_resources():
@@ -417,6 +429,9 @@ BREAKING_CHANGES = {
     "log-group-encrypted": lambda rs: merge_props(rs, "logs", kmsKeyId=None),
     "promised-alarms-present": lambda rs: without(rs, "ecs-cpu-high"),
     "alarms-notify-topic": lambda rs: merge_props(rs, "ecs-cpu-high", alarmActions=[]),
+    "backup-alarms-wall-clock-window": lambda rs: merge_props(
+        rs, "backup-dump-failed", evaluationWindow=None
+    ),
     "required-tags": lambda rs: replace(rs, "repo", provider=None),
 }
 

@@ -108,3 +108,47 @@ def test_critical_alarm_without_ok_actions_is_reported(run_stack):
         "http-5xx-critical",
         "latency-p95-critical",
     ]
+
+
+# Source of truth: the evaluation windows of
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation-window.html
+# (a wall clock window judges whole, calendar-aligned periods; a sliding one the time before).
+DAILY_MATH = [
+    {"id": "m", "returnData": False, "metric": {"period": 86400, "stat": "Sum"}},
+    {"id": "e", "expression": "FILL(m, 0)", "returnData": True},
+]
+
+
+def backup_alarm(**props):
+    base = {
+        "tags": {"alarm": "backup-dump-failed"},
+        "metricQueries": DAILY_MATH,
+        "evaluationWindow": {"wallClockWindow": {"timezone": "UTC"}},
+    }
+    return stack_resource(METRIC_ALARM, {**base, **props}, name="backup-dump-failed")
+
+
+def test_backup_alarm_on_whole_utc_days_passes(run_stack):
+    assert run_stack("backup-alarms-wall-clock-window", [backup_alarm()]) == []
+    untagged = backup_alarm(tags={"alarm": "http-5xx-warning"}, evaluationWindow=None)
+    assert run_stack("backup-alarms-wall-clock-window", [untagged]) == []
+
+
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        ({"evaluationWindow": None}, "wallClockWindow"),
+        ({"evaluationWindow": {"slidingWindow": {}}}, "wallClockWindow"),
+        ({"evaluationWindow": {"wallClockWindow": {"timezone": "Europe/Paris"}}}, "UTC"),
+        (
+            {"metricQueries": [{**DAILY_MATH[0], "metric": {"period": 3600, "stat": "Sum"}}]},
+            "86400",
+        ),
+        ({"metricQueries": None, "period": 604800}, "86400"),
+    ],
+)
+def test_backup_alarm_not_on_whole_utc_days_is_reported(run_stack, props, expected):
+    reported = run_stack("backup-alarms-wall-clock-window", [backup_alarm(**props)])
+    assert len(reported) == 1
+    assert "backup-dump-failed" in reported[0][0]
+    assert expected in reported[0][0]
