@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.txt | sha1sum | cut -c1-12)
 STACK ?= staging
+EDGE_STACK ?= clinic
+CROSS_STACK ?= yes
 BASE ?=
 
 .PHONY: setup system-deps run test lint pytest bench plan clean
@@ -40,9 +42,14 @@ test: lint pytest
 bench: setup system-deps
 	$(PY) -m bench
 
-# The offline plan: STACK=staging|prod, BASE=<git ref> adds the diff against that revision.
+# The offline plan: STACK=staging|prod, BASE=<git ref> adds the diff against that revision;
+# then the zone's edge stack EDGE_STACK (edge/, rendered against the environment stacks'
+# exports; EDGE_STACK= skips it); then the cross-stack check of every stack rendered together
+# (plan/cross_stack.py: a singleton claimed twice fails; CROSS_STACK= skips it).
 plan: setup
 	$(PY) -m plan --stack $(STACK) $(if $(BASE),--base $(BASE))
+	$(if $(EDGE_STACK),$(PY) -m plan --project edge --stack $(EDGE_STACK) $(if $(BASE),--base $(BASE)))
+	$(if $(CROSS_STACK),$(PY) -m plan.cross_stack --stacks staging prod)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.work

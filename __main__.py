@@ -9,9 +9,12 @@ Deploys:
   or promoted by digest from the stack that built it, or pinned (rollback);
 - the release-asset archive: earlier releases' fingerprinted files (skew protection);
 - an Application Load Balancer: ACM certificate validated in Cloudflare DNS, TLS 1.3/1.2
-  HTTPS listener, HTTP -> HTTPS redirect, optional access logs;
+  HTTPS listener forwarding only requests with the origin secret and the site's Host (no port
+  80 listener), optional access logs;
 - the ECS Fargate service (hardened task, secrets by valueFrom, safe deployments, autoscaling);
-- Cloudflare: proxied DNS record, strict TLS, cache rules, API rate limit, security headers;
+- Cloudflare: the hostname's proxied DNS record, and the `edge` output from which the edge
+  stack (edge/) builds this hostname's rules in the shared zone (cache, rate limit, security
+  headers, origin proof, SSL strict, WAF);
 - alarms (SNS topics, CloudWatch alarms, Route 53 health check) and a CloudWatch dashboard;
 - backups: a locked dump bucket, scheduled dump and verify tasks, AWS Backup of the bucket.
 
@@ -30,10 +33,12 @@ from components.asset_archive import AssetArchive, AssetArchiveArgs
 from components.backups import Backups, BackupsArgs
 from components.cdn import Cdn, CdnArgs
 from components.dashboard import Dashboard, DashboardArgs
-from components.edge_security_headers import SecurityHeaders, SecurityHeadersArgs
+from components.edge_export import edge_export
+from components.edge_security_headers import edge_headers
 from components.image import AppImage, AppImageArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.network import Network, NetworkArgs
+from components.origin_auth import ORIGIN_AUTH_PREVIOUS_SECRET_KEY, ORIGIN_AUTH_SECRET_KEY
 from components.providers import create_providers
 from components.secrets_store import SecretsStore, SecretsStoreArgs
 from components.service import AppService, AppServiceArgs
@@ -113,6 +118,8 @@ load_balancer = LoadBalancer(
         timings=settings.timings,
         protect=protect,
         internet_gateway=network.internet_gateway,
+        origin_secret=settings.secrets[ORIGIN_AUTH_SECRET_KEY],
+        previous_origin_secret=settings.secrets[ORIGIN_AUTH_PREVIOUS_SECRET_KEY],
     ),
     opts=in_region,
 )
@@ -136,7 +143,7 @@ service = AppService(
         private_subnet_ids=network.private_subnet_ids,
         security_group_id=network.task_security_group_id,
         target_group_arn=load_balancer.target_group_arn,
-        listener=load_balancer.https_listener,
+        listener=load_balancer.forwarding_rule,
         alb_arn_suffix=load_balancer.arn_suffix,
         target_group_arn_suffix=load_balancer.target_group_arn_suffix,
         # Names, not resources: the alarms watch this service, so they are created after it.
@@ -151,13 +158,7 @@ cdn = Cdn(
         zone_id=zone_id,
         site_hostname=settings.edge.site_domain,
         origin_dns_name=load_balancer.dns_name,
-        settings=settings.edge,
     ),
-)
-
-SecurityHeaders(
-    "security-headers",
-    SecurityHeadersArgs(zone_id=zone_id, settings=settings.frontend, secrets=settings.secrets),
 )
 
 signal_sources = SignalSources(
@@ -218,6 +219,15 @@ backups = Backups(
 )
 
 pulumi.export("site_url", cdn.site_url)
+# Read by the edge stack (edge/), which owns the zone's rulesets: deploy it after this stack.
+pulumi.export(
+    "edge",
+    edge_export(
+        settings.edge,
+        edge_headers(settings.frontend, settings.secrets),
+        settings.secrets[ORIGIN_AUTH_SECRET_KEY],
+    ),
+)
 pulumi.export("load_balancer_dns_name", load_balancer.dns_name)
 pulumi.export("cluster_name", service.cluster_name)
 pulumi.export("service_name", service.service_name)

@@ -231,6 +231,27 @@ CONTAINER_STOP_TIMEOUT_RANGE_SECONDS: Final = (2, 120)
 https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html"""
 
 
+CLOUDFLARE_ORIGIN_IDLE_TIMEOUT_SECONDS: Final = 900
+"""How long Cloudflare keeps an idle connection to the origin open for reuse (its Proxy Idle
+Timeout, and HTTP/2 Connection Idle; not configurable below Enterprise).
+https://developers.cloudflare.com/fundamentals/reference/connection-limits/"""
+
+
+def edge_idle_timeout_problem(load_balancer_idle_seconds: int) -> str | None:
+    """The load balancer must keep an idle connection from the edge open longer than the edge does.
+
+    Cloudflare reuses an idle origin connection for up to CLOUDFLARE_ORIGIN_IDLE_TIMEOUT_SECONDS;
+    a load balancer that closes it first races the next request on it: occasional 520s.
+    """
+    if load_balancer_idle_seconds > CLOUDFLARE_ORIGIN_IDLE_TIMEOUT_SECONDS:
+        return None
+    return (
+        f"the load balancer's idle timeout ({load_balancer_idle_seconds} s) must exceed "
+        f"Cloudflare's origin keep-alive ({CLOUDFLARE_ORIGIN_IDLE_TIMEOUT_SECONDS} s, its Proxy "
+        "Idle Timeout), or Cloudflare reuses connections the load balancer closed (520s)"
+    )
+
+
 def keepalive_problem(keepalive_seconds: int, load_balancer_idle_seconds: int) -> str | None:
     """The app must keep an idle connection open longer than the load balancer does.
 

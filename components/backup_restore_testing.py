@@ -8,15 +8,20 @@ import pulumi_aws as aws
 def create_restore_testing(
     name: str,
     *,
+    plan_name: str,
     vault_arn: pulumi.Input[str],
     role_arn: pulumi.Input[str],
     bucket_arn: pulumi.Input[str],
     schedule: str,
     opts: pulumi.ResourceOptions,
 ) -> None:
-    """A testing plan over the vault's last week of snapshots, selecting the dump bucket."""
+    """A testing plan over the vault's last week of snapshots, selecting the dump bucket.
+
+    Plan names are unique per account and region: `plan_name` is the stack's prefix, so
+    staging and prod in one account never claim the same one.
+    """
     # Restore-testing plan names allow letters, digits and underscores only.
-    plan_name = f"{name}_restore_testing".replace("-", "_")
+    plan_name = f"{plan_name}_restore_testing".replace("-", "_")
     testing_plan = aws.backup.RestoreTestingPlan(
         f"{name}-restore-testing",
         name=plan_name,

@@ -32,6 +32,8 @@ JOB_EVENT_TYPES = (
 
 @dataclass
 class BackupVaultArgs:
+    prefix: str
+    """Name prefix of the stack's AWS resources (the restore-testing plan is named after it)."""
     bucket_arn: pulumi.Input[str]
     """The bucket AWS Backup protects."""
     settings: BackupSettings
@@ -91,6 +93,7 @@ class BackupVault(pulumi.ComponentResource):
         if args.settings.restore_testing_cron:
             create_restore_testing(
                 name,
+                plan_name=args.prefix,
                 vault_arn=vault.arn,
                 role_arn=role.arn,
                 bucket_arn=args.bucket_arn,

@@ -85,6 +85,7 @@ class Backups(pulumi.ComponentResource):
         vault = BackupVault(
             f"{name}-vault",
             BackupVaultArgs(
+                prefix=args.prefix,
                 bucket_arn=bucket.bucket_arn,
                 settings=args.settings,
                 alarm_topic_arn=args.alarm_topic_arn,

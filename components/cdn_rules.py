@@ -1,7 +1,11 @@
-"""The Cloudflare rules of the CDN: cache rules by path, and the rate limit on the API.
+"""The Cloudflare rules of one hostname: cache rules by path, and the rate limit on the API.
 
 Pure builders of `cloudflare.RulesetRuleArgsDict` lists, tested without Pulumi by evaluating their
-expressions with the policy pack's Rules-language evaluator.
+expressions with the policy pack's Rules-language evaluator. One zone serves several hostnames
+(staging, www) and a phase has one entry-point ruleset for all of them (components/
+zone_rulesets.py), so every builder takes the hostname: each expression starts with
+`http.host eq "<hostname>"` and each `ref` with a prefix naming its environment, unique in the
+ruleset. Without a hostname the bare path expressions are returned (the tests' form).
 """
 
 import pulumi
@@ -47,6 +51,18 @@ NEVER_CACHED_EXCLUSION = f"not ({API_PATHS}) and not {HEALTH_PATHS} and not {RUN
 RATE_LIMIT_CHARACTERISTICS = ("ip.src", "cf.colo.id")
 
 
+def scoped(hostname: str | None, expression: str) -> str:
+    """`expression` restricted to requests for `hostname` (unchanged without one)."""
+    if hostname is None:
+        return expression
+    host = f'http.host eq "{hostname}"'
+    return host if expression == "true" else f"{host} and ({expression})"
+
+
+def _ref(prefix: str, ref: str) -> str:
+    return f"{prefix}_{ref}" if prefix else ref
+
+
 def _static_assets_expression() -> str:
     extensions = " ".join(f'"{extension}"' for extension in STATIC_ASSET_EXTENSIONS)
     return (
@@ -65,14 +81,22 @@ def _html_documents_expression() -> str:
     )
 
 
-def cache_rules() -> list[cloudflare.RulesetRuleArgsDict]:
-    """Cache rules in evaluation order.
+def cache_rules(
+    hostname: str | None = None, ref_prefix: str = ""
+) -> list[cloudflare.RulesetRuleArgsDict]:
+    """Cache rules of `hostname` in evaluation order.
 
     Cache rules stack and, for a conflicting setting, the LAST matching rule wins
     (https://developers.cloudflare.com/cache/how-to/cache-rules/order/), so the never-cache
     rules for /api and /health come last: nothing placed before them can make those cacheable.
+    Rules of another hostname never match this one's requests, so hostnames do not interfere.
+
+    No `origin_cache_control`: that setting is Enterprise-only, and on Free, Pro and Business
+    Cloudflare already follows the origin's Cache-Control ("Origin Cache Control ... Free, Pro
+    and Business customers have this feature enabled by default",
+    https://developers.cloudflare.com/cache/concepts/cache-control/).
     """
-    return [
+    rules: list[cloudflare.RulesetRuleArgsDict] = [
         {
             "ref": "cache_static_assets",
             "description": "Build assets: cached as the app says (a year only if hashed)",
@@ -82,7 +106,6 @@ def cache_rules() -> list[cloudflare.RulesetRuleArgsDict]:
                 "cache": True,
                 "edge_ttl": {"mode": "respect_origin"},
                 "browser_ttl": {"mode": "respect_origin"},
-                "origin_cache_control": True,
             },
         },
         {
@@ -96,7 +119,6 @@ def cache_rules() -> list[cloudflare.RulesetRuleArgsDict]:
                 # Cloudflare's default TTLs to HTML.
                 "edge_ttl": {"mode": "bypass_by_default"},
                 "browser_ttl": {"mode": "respect_origin"},
-                "origin_cache_control": True,
                 "respect_strong_etags": True,
             },
         },
@@ -122,24 +144,40 @@ def cache_rules() -> list[cloudflare.RulesetRuleArgsDict]:
             "action_parameters": {"cache": False},
         },
     ]
+    return [_for_host(rule, hostname, ref_prefix) for rule in rules]
+
+
+def _for_host(
+    rule: cloudflare.RulesetRuleArgsDict, hostname: str | None, ref_prefix: str
+) -> cloudflare.RulesetRuleArgsDict:
+    expression = str(rule["expression"])
+    described = f"{hostname}: {rule['description']}" if hostname else rule["description"]
+    return {
+        **rule,
+        "ref": _ref(ref_prefix, str(rule["ref"])),
+        "description": described,
+        "expression": scoped(hostname, expression),
+    }
 
 
 def rate_limit_rules(
     requests_per_period: pulumi.Input[int],
     period_seconds: pulumi.Input[int],
     block_seconds: pulumi.Input[int],
+    hostname: str | None = None,
+    ref_prefix: str = "",
 ) -> list[cloudflare.RulesetRuleArgsDict]:
-    return [
-        {
-            "ref": "rate_limit_api",
-            "description": "Block a client that sends too many /api requests",
-            "expression": API_PATHS,
-            "action": "block",
-            "ratelimit": {
-                "characteristics": list(RATE_LIMIT_CHARACTERISTICS),
-                "period": period_seconds,
-                "requests_per_period": requests_per_period,
-                "mitigation_timeout": block_seconds,
-            },
-        }
-    ]
+    """The /api rate limit of `hostname`: one rule (plans count rate-limiting rules)."""
+    rule: cloudflare.RulesetRuleArgsDict = {
+        "ref": "rate_limit_api",
+        "description": "Block a client that sends too many /api requests",
+        "expression": API_PATHS,
+        "action": "block",
+        "ratelimit": {
+            "characteristics": list(RATE_LIMIT_CHARACTERISTICS),
+            "period": period_seconds,
+            "requests_per_period": requests_per_period,
+            "mitigation_timeout": block_seconds,
+        },
+    }
+    return [_for_host(rule, hostname, ref_prefix)]

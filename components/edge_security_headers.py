@@ -4,33 +4,26 @@ The edge sets them too so that responses Cloudflare serves from cache or generat
 pages) carry the same headers as the service's own responses. The inputs are the SPA's runtime
 configuration as the stack routes it (frontend settings and the browser-visible secrets) and the
 CSP mode: what the app computes from its container environment, so the two cannot drift (tests
-compare the rendered rule with the app's headers for each stack).
+compare the edge stack's rendered rule with the app's headers for each hostname).
+
+The environment stack builds the header map (`edge_headers`) and exports it in its `edge` output;
+the edge stack turns each hostname's map into that hostname's rule (`security_header_rules`) in
+the zone's one http_response_headers_transform ruleset (components/zone_rulesets.py).
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 
 from app.security_headers import security_headers
-from components.cloudflare_rulesets import zone_phase_ruleset
+from components.cdn_rules import scoped
 from config.sections import FrontendSettings
 
 # Headers that reveal the origin's software. Cloudflare does not let a transform rule modify or
 # remove `Server` (it always answers `Server: cloudflare`), so only these are removed:
 # https://developers.cloudflare.com/rules/transform/response-header-modification/#important-remarks
 REMOVED_HEADERS = ("X-Powered-By",)
-
-
-@dataclass
-class SecurityHeadersArgs:
-    zone_id: pulumi.Input[str]
-    """Cloudflare zone the header rule applies to."""
-    settings: FrontendSettings
-    """The browser's runtime configuration routes and the CSP mode."""
-    secrets: Mapping[str, pulumi.Output[str]]
-    """Secret config values by key; those `settings.browser_secrets` names reach the CSP."""
 
 
 def header_operations(
@@ -44,12 +37,16 @@ def header_operations(
     return operations
 
 
-def security_header_rules(headers: Mapping[str, str]) -> list[cloudflare.RulesetRuleArgsDict]:
+def security_header_rules(
+    headers: Mapping[str, str], hostname: str | None = None, ref_prefix: str = ""
+) -> list[cloudflare.RulesetRuleArgsDict]:
+    """The rewrite rule setting `headers` on every response of `hostname`."""
+    where = f"{hostname}: s" if hostname else "S"
     return [
         {
-            "ref": "security_headers",
-            "description": "Security headers on every response (app.security_headers)",
-            "expression": "true",
+            "ref": f"{ref_prefix}_security_headers" if ref_prefix else "security_headers",
+            "description": f"{where}ecurity headers on every response (app.security_headers)",
+            "expression": scoped(hostname, "true"),
             "action": "rewrite",
             "action_parameters": {"headers": header_operations(headers)},
         }
@@ -74,27 +71,3 @@ def edge_headers(
         lambda values: security_headers([*values, *plain], settings.csp_mode)
     )
     return pulumi.Output.unsecret(headers)
-
-
-class SecurityHeaders(pulumi.ComponentResource):
-    """One http_response_headers_transform ruleset holding the security-header rule."""
-
-    ruleset_id: pulumi.Output[str]
-    """ID of the http_response_headers_transform ruleset."""
-
-    def __init__(
-        self, name: str, args: SecurityHeadersArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("miko:edge:SecurityHeaders", name, None, opts)
-        ruleset = zone_phase_ruleset(
-            f"{name}-response-headers",
-            zone_id=args.zone_id,
-            phase="http_response_headers_transform",
-            name="Security headers",
-            description="Same header set as the service, from app.security_headers",
-            rules=edge_headers(args.settings, args.secrets).apply(security_header_rules),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-        self.ruleset_id = ruleset.id
-        self.register_outputs({"ruleset_id": self.ruleset_id})

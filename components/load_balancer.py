@@ -1,8 +1,21 @@
 """The Application Load Balancer in front of the tasks, with its certificate and listeners.
 
 HTTPS terminates on the ALB with a TLS 1.3/1.2 policy and an ACM certificate validated through
-DNS records in Cloudflare (certificate.py); plain HTTP only redirects to HTTPS. Access logs, where
-the stack asks, go to a private, encrypted, versioned, TLS-only bucket (access_log_bucket.py).
+DNS records in Cloudflare (certificate.py). Access logs, where the stack asks, go to a private,
+encrypted, versioned, TLS-only bucket (access_log_bucket.py).
+
+Only this zone's edge reaches the app (components/origin_auth.py). The security group admits
+Cloudflare's ranges, but those are shared by every Cloudflare customer; so the HTTPS listener
+answers 403 by default, and forwards only requests that carry the origin secret Cloudflare adds
+(x-miko-origin-auth: the current value, or the previous one during a rotation) AND name the
+site's hostname: another zone or Worker pointed at this load balancer, or an unknown Host, never
+reaches the app. The internal-path rules come first, so those paths stay answered here even with
+the secret. The target group's health checks go from the load balancer straight to the targets,
+not through the listener, so the listener rules do not touch them.
+
+There is no port-80 listener: the security group admits 443 only, and Cloudflare always reaches
+this origin over HTTPS (SSL mode `strict`, and Always Use HTTPS redirects visitors at the edge),
+so a listener on 80 could never receive a request.
 """
 
 from collections.abc import Sequence
@@ -14,9 +27,13 @@ import pulumi_aws as aws
 from app.contract import APP_PORT, HEALTH_PATH, INTERNAL_PATHS
 from components.access_log_bucket import access_log_bucket
 from components.certificate import validated_certificate
+from components.origin_auth import ORIGIN_AUTH_HEADER, ORIGIN_HEADER_VALUES_PER_RULE
 from config.sections import LoadBalancerSettings, TimingSettings
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+FORWARD_PRIORITY = 100
+"""The origin-proof rule's priority: after every internal-path rule (1, 2, ...)."""
+NO_ORIGIN_PROOF_STATUS = "403"
 
 
 @dataclass
@@ -36,6 +53,11 @@ class LoadBalancerArgs:
     internet_gateway: pulumi.Resource
     """The VPC's internet gateway attachment (Network.internet_gateway): an internet-facing ALB
     is refused while the VPC has none, and the subnets alone do not order the two."""
+    origin_secret: pulumi.Input[str]
+    """The current origin secret (config originAuthSecret): the value Cloudflare sends."""
+    previous_origin_secret: pulumi.Input[str]
+    """The value a rotation replaced (config originAuthSecretPrevious), accepted until the edge
+    sends the current one; empty outside a rotation."""
 
 
 # The internal paths and everything below them are answered 404 by the load balancer itself.
@@ -97,6 +119,14 @@ def spelling_regex(path: str) -> str:
 INTERNAL_PATH_REGEXES = tuple(spelling_regex(path) for path in INTERNAL_PATHS)
 if max(len(INTERNAL_PATH_PATTERNS), len(INTERNAL_PATH_REGEXES)) > MAX_RULE_VALUES:
     raise ValueError(f"an ALB rule takes at most {MAX_RULE_VALUES} values: split the rules")
+if ORIGIN_HEADER_VALUES_PER_RULE + 1 > MAX_RULE_VALUES:  # the header values plus one Host
+    raise ValueError(f"an ALB rule takes at most {MAX_RULE_VALUES} values: split the rules")
+
+
+def accepted_origin_secrets(current: str, previous: str) -> list[str]:
+    """The header values the forwarding rule accepts: the current secret, then the previous one
+    while a rotation is under way (an empty or repeated previous value adds nothing)."""
+    return [current] + ([previous] if previous and previous != current else [])
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -110,7 +140,9 @@ class LoadBalancer(pulumi.ComponentResource):
     """`targetgroup/<name>/<id>`: the TargetGroup dimension of CloudWatch metrics."""
     certificate_arn: pulumi.Output[str]
     https_listener: aws.lb.Listener
-    """The ECS service depends on it: a target group must be attached before a service uses it."""
+    forwarding_rule: aws.lb.ListenerRule
+    """The rule that attaches the target group to the listener: the ECS service depends on it
+    (a target group must be attached to a load balancer before a service uses it)."""
 
     def __init__(
         self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
@@ -172,8 +204,16 @@ class LoadBalancer(pulumi.ComponentResource):
             protocol="HTTPS",
             ssl_policy=TLS_POLICY,
             certificate_arn=certificate_arn,
+            # Without the origin proof and the site's Host, nothing reaches the app.
             default_actions=[
-                aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
+                aws.lb.ListenerDefaultActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                        content_type="application/json",
+                        message_body='{"error":"forbidden"}',
+                        status_code=NO_ORIGIN_PROOF_STATUS,
+                    ),
+                )
             ],
             opts=self._child,
         )
@@ -190,21 +230,8 @@ class LoadBalancer(pulumi.ComponentResource):
             2,
             aws.lb.ListenerRuleConditionPathPatternArgs(regex_values=list(INTERNAL_PATH_REGEXES)),
         )
-        aws.lb.Listener(
-            f"{name}-http",
-            load_balancer_arn=alb.arn,
-            port=80,
-            protocol="HTTP",
-            default_actions=[
-                aws.lb.ListenerDefaultActionArgs(
-                    type="redirect",
-                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                        protocol="HTTPS", port="443", status_code="HTTP_301"
-                    ),
-                )
-            ],
-            opts=self._child,
-        )
+        self.forwarding_rule = self._forward_from_the_edge(target_group.arn)
+        # No listener on port 80 (see the module docstring): it could never be reached.
         self.arn = alb.arn
         self.arn_suffix = alb.arn_suffix
         self.dns_name = alb.dns_name
@@ -220,6 +247,43 @@ class LoadBalancer(pulumi.ComponentResource):
                 "target_group_arn_suffix": self.target_group_arn_suffix,
                 "certificate_arn": self.certificate_arn,
             }
+        )
+
+    def _forward_from_the_edge(self, target_group_arn: pulumi.Input[str]) -> aws.lb.ListenerRule:
+        """The one rule that forwards: the origin secret and the site's Host, both required.
+
+        The Route 53 external health check calls the site's hostname, so it goes through
+        Cloudflare, which adds the header like on every other request: it passes this rule.
+        """
+        args = self._args
+        # Secret where it enters the rule: previews and the plan show `[secret]`, never a value.
+        secrets: pulumi.Output[list[str]] = pulumi.Output.all(
+            args.origin_secret, args.previous_origin_secret
+        ).apply(
+            lambda values: pulumi.Output.secret(
+                accepted_origin_secrets(str(values[0]), str(values[1]))
+            )
+        )
+        return aws.lb.ListenerRule(
+            f"{self._name}-forward-from-edge",
+            listener_arn=self.https_listener.arn,
+            priority=FORWARD_PRIORITY,
+            conditions=[
+                aws.lb.ListenerRuleConditionArgs(
+                    host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(
+                        values=[args.site_hostname]
+                    )
+                ),
+                aws.lb.ListenerRuleConditionArgs(
+                    http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
+                        http_header_name=ORIGIN_AUTH_HEADER, values=secrets
+                    )
+                ),
+            ],
+            actions=[
+                aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group_arn)
+            ],
+            opts=self._child,
         )
 
     def _hide_internal_paths(

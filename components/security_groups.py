@@ -1,8 +1,11 @@
 """The network's security groups and their rules, each rule a resource of its own.
 
-The load balancer accepts 443 only from Cloudflare's published ranges; tasks accept only the load
-balancer on the app port and reach out only over HTTPS and to the database blocks. Separate rule
-resources let a preview show one rule added or removed instead of a whole group replaced.
+The load balancer accepts 443 only from Cloudflare's published ranges (no port 80: Cloudflare
+reaches the origin over HTTPS only, and the load balancer has no listener there; and since those
+ranges are shared by every Cloudflare customer, the listener also requires the origin secret,
+load_balancer.py); tasks accept only the load balancer on the app port and reach out only over
+HTTPS and to the database blocks. Separate rule resources let a preview show one rule added or
+removed instead of a whole group replaced.
 """
 
 import re

@@ -32,6 +32,7 @@ from app.contract import (
     LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS,
     MIN_ASSET_RETENTION_HOURS,
     browser_key_problem,
+    edge_idle_timeout_problem,
     keepalive_problem,
     shutdown_problem,
 )
@@ -347,8 +348,9 @@ class LoadBalancerSettings(Section):
 class TimingSettings(Section):
     """The timeouts that must nest, from the edge to SIGKILL (relations in app/contract.py).
 
-    The load balancer drops an idle connection before the app does, and the app finishes
-    draining before ECS's stop timeout kills it. The app receives the infrastructure's values
+    The edge (Cloudflare) drops an idle connection before the load balancer does, the load
+    balancer before the app does, and the app finishes draining before ECS's stop timeout kills
+    it. The app receives the infrastructure's values
     in its environment and checks the same relations at start-up.
     """
 
@@ -363,6 +365,14 @@ class TimingSettings(Section):
     app_shutdown_grace_seconds: int = Field(ge=1, le=600)
     deregistration_delay_seconds: int = Field(ge=0, le=3600)
     """Seconds a deregistering target keeps serving in-flight requests before ECS stops it."""
+
+    @field_validator("alb_idle_timeout_seconds")
+    @classmethod
+    def _outlasts_the_edge(cls, idle: int) -> int:
+        problem = edge_idle_timeout_problem(idle)
+        if problem:
+            raise ValueError(problem)
+        return idle
 
     @field_validator("app_keep_alive_seconds")
     @classmethod
@@ -439,12 +449,33 @@ def _below(critical_key: str, warning: float, critical: float | None) -> float:
     return warning
 
 
+# Counting periods and mitigation timeouts Cloudflare's rate limiting rules accept, in seconds
+# (https://developers.cloudflare.com/waf/rate-limiting-rules/#availability, footnote 3); which of
+# them the zone's plan allows is checked by the edge stack (config/edge_stack.py).
+RATE_LIMIT_SECONDS: tuple[int, ...] = (10, 15, 20, 30, 40, 45, 60, 90, 120, 180, 240, 300, 480)
+RATE_LIMIT_SECONDS += (600, 900, 1200, 1800, 2400, 3600, 65535, 86400)
+
+
+def _rate_limit_seconds(seconds: int) -> int:
+    if seconds not in RATE_LIMIT_SECONDS:
+        allowed = ", ".join(str(value) for value in RATE_LIMIT_SECONDS)
+        raise ValueError(f"{seconds} s is not a value Cloudflare accepts ({allowed})")
+    return seconds
+
+
 class EdgeSettings(Section):
+    """The environment's hostname and its /api rate limit (served by the edge stack)."""
+
     zone_name: str = Field(alias="cloudflareZoneName")
     site_domain: str
     api_rate_limit_requests: int = Field(ge=1, le=1_000_000)
-    api_rate_limit_period_seconds: int = Field(ge=10, le=3600)
-    api_rate_limit_block_seconds: int = Field(ge=10, le=86400)
+    api_rate_limit_period_seconds: int
+    api_rate_limit_block_seconds: int
+
+    @field_validator("api_rate_limit_period_seconds", "api_rate_limit_block_seconds")
+    @classmethod
+    def _cloudflare_seconds(cls, seconds: int) -> int:
+        return _rate_limit_seconds(seconds)
 
     @field_validator("zone_name", "site_domain")
     @classmethod

@@ -3,7 +3,8 @@
 Every default lives in Pulumi.yaml (the CLI merges it into the stack's config), so this module
 only reads and checks. All problems, each naming its key, are raised together as one
 `InvalidConfigError` before the program registers a single resource. Secret values are read with
-`get_secret` and stay `pulumi.Output` secrets: nothing here sees their plaintext.
+`get_secret` and stay `pulumi.Output` secrets: nothing here keeps their plaintext (the format
+checks of config/secrets.py read a value only to refuse it, without printing it).
 """
 
 import datetime
@@ -16,7 +17,13 @@ from typing import Any, TypeVar
 import pulumi
 from pydantic import BaseModel, ValidationError
 
-from config.secrets import ROTATED_ON_KEYS, ROTATED_ON_SUFFIX, SECRET_KEYS
+from config.secrets import (
+    OPTIONAL_SECRET_KEYS,
+    ROTATED_ON_KEYS,
+    ROTATED_ON_SUFFIX,
+    SECRET_KEYS,
+    SECRET_VALUE_CHECKS,
+)
 from config.sections import (
     AlarmSettings,
     BackupSettings,
@@ -212,12 +219,20 @@ def relation_problems(sections: Mapping[type[Section], Section | None]) -> list[
 def _read_secret(config: pulumi.Config, key: str, problems: list[str]) -> pulumi.Output[str]:
     value = config.get_secret(key)
     if value is None:
-        problems.append(f"{key}: secret missing (pulumi config set --secret {key} --stack <stack>)")
+        if key not in OPTIONAL_SECRET_KEYS:
+            problems.append(
+                f"{key}: secret missing (pulumi config set --secret {key} --stack <stack>)"
+            )
         return pulumi.Output.secret("")
     if not pulumi.runtime.is_config_secret(config.full_key(key)):
         problems.append(
             f"{key}: set as plaintext; remove it and set it with `pulumi config set --secret {key}`"
         )
+    check = SECRET_VALUE_CHECKS.get(key)
+    # The one place a plaintext is read: to refuse it. The message never holds the value.
+    problem = check(key, config.get(key) or "") if check else None
+    if problem:
+        problems.append(f"{key}: {problem}")
     return value
 
 

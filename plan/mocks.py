@@ -56,6 +56,17 @@ def _service_of(type_token: str) -> str:
     return type_token.split(":")[1].split("/", maxsplit=1)[0]
 
 
+SECRET_MARK = "[secret]"  # noqa: S105 - plan.render's mask of a secret value
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_secret(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(item) for item in value)
+    return bool(value == SECRET_MARK)
+
+
 class PlatformMocks(pulumi.runtime.Mocks):
     """Deterministic answers for every resource type and function the program uses."""
 
@@ -194,7 +205,11 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 "frontend": _digest("frontend", stack)[:16],
             },
         }
-        return {"outputs": dict(self.stack_outputs.get(stack, derived)), "secretOutputNames": []}
+        outputs = dict(self.stack_outputs.get(stack, derived))
+        # An output holding a secret anywhere (a rendering masks it as "[secret]") is a secret
+        # output, as the engine reports it: the reading stack gets it back secret.
+        secret = sorted(name for name, value in outputs.items() if _holds_secret(value))
+        return {"outputs": outputs, "secretOutputNames": secret}
 
     def _task_definition(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         family = inputs.get("family", name)

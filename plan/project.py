@@ -6,6 +6,10 @@ from typing import Any
 import yaml
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+EDGE_PROJECT_DIR = PROJECT_DIR / "edge"
+"""The edge stack's project (miko-edge): the zone-level Cloudflare configuration."""
+PROJECTS = {"platform": PROJECT_DIR, "edge": EDGE_PROJECT_DIR}
+"""`python -m plan --project NAME`: the Pulumi projects of this repository."""
 
 
 def declared_secret_keys(project_dir: Path = PROJECT_DIR) -> list[str]:

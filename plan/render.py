@@ -31,6 +31,8 @@ from plan.mocks import PlatformMocks
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PROJECT = "miko-platform"
+"""The environment stacks' project; a project's own name is read from its Pulumi.yaml
+(`project_name`): the edge stack's (edge/) is miko-edge."""
 SECRET_MARK = "[secret]"  # noqa: S105 - the mask shown instead of a secret
 SIG_KEY = rpc._special_sig_key
 SECRET_SIG = rpc._special_secret_sig
@@ -206,6 +208,16 @@ def _apply_at(value: Any, steps: list[str | int], change: Any) -> Any:
     return value
 
 
+def _without_secrets(value: Any) -> Any:
+    """`value` with every secret wrapper removed (the values kept)."""
+    value = rpc.unwrap_rpc_secret(value)
+    if isinstance(value, dict):
+        return {key: _without_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(item) for item in value]
+    return value
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, plus a record of every registration with its secret paths."""
 
@@ -229,7 +241,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=request.custom or False,
             )
         )
-        # Echoed secret inputs stay secret in the outputs, as the engine keeps them.
+        # Echoed secret inputs stay secret in the outputs, as the engine keeps them: exactly
+        # where they were. The SDK's deserializer lifts a nested secret to the whole top-level
+        # property (a list holding one secret value becomes one secret); undone here, so the
+        # plan and its policies see the structure around a secret, as a policy pack does.
+        state = _without_secrets(state)
         for path in secret_paths:
             state = _apply_at(state, _parse_path(path), rpc.wrap_rpc_secret)
         resource_id = mock_id or ""
@@ -263,8 +279,13 @@ def _encode(value: Any) -> str:
     return str(value)
 
 
-def _qualified(key: str) -> str:
-    return key if ":" in key else f"{PROJECT}:{key}"
+def project_name(project_dir: Path = PROJECT_DIR) -> str:
+    """The `name` of the project's Pulumi.yaml: the namespace of its config keys."""
+    return str(yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"])
+
+
+def _qualified(key: str, project: str = PROJECT) -> str:
+    return key if ":" in key else f"{project}:{key}"
 
 
 def stack_config(
@@ -280,27 +301,28 @@ def stack_config(
     ciphertext is used unless `secret_values` gives the plaintext).
     """
     project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    name = str(project["name"])
     values: dict[str, str] = {}
     secret_keys: set[str] = set()
     for key, spec in (project.get("config") or {}).items():
         if isinstance(spec, dict) and "default" in spec:
-            values[_qualified(key)] = _encode(spec["default"])
+            values[_qualified(key, name)] = _encode(spec["default"])
     stack_file = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
     for key, value in (stack_file.get("config") or {}).items():
         if isinstance(value, dict) and "secure" in value:
-            secret_keys.add(_qualified(key))
-            values[_qualified(key)] = str(value["secure"])
+            secret_keys.add(_qualified(key, name))
+            values[_qualified(key, name)] = str(value["secure"])
         else:
-            values[_qualified(key)] = _encode(value)
+            values[_qualified(key, name)] = _encode(value)
     for key, value in (config or {}).items():
         if value is None:
-            values.pop(_qualified(key), None)
-            secret_keys.discard(_qualified(key))
+            values.pop(_qualified(key, name), None)
+            secret_keys.discard(_qualified(key, name))
         else:
-            values[_qualified(key)] = _encode(value)
+            values[_qualified(key, name)] = _encode(value)
     for key, value in (secret_values or {}).items():
-        values[_qualified(key)] = value
-        secret_keys.add(_qualified(key))
+        values[_qualified(key, name)] = value
+        secret_keys.add(_qualified(key, name))
     return values, secret_keys
 
 
@@ -334,7 +356,7 @@ def _engine_logger(messages: _EngineMessages) -> logging.Logger:
 
 @contextlib.contextmanager
 def _fresh_runtime(
-    monitor: RecordingMonitor, stack: str, messages: _EngineMessages
+    monitor: RecordingMonitor, stack: str, messages: _EngineMessages, project: str = PROJECT
 ) -> Iterator[None]:
     ensure_event_loop()
     # set_mocks keeps an existing root stack resource; a render needs its own.
@@ -342,7 +364,7 @@ def _fresh_runtime(
     runtime_settings.SETTINGS.outputs.clear()
     pulumi.runtime.set_mocks(
         monitor.mocks,
-        project=PROJECT,
+        project=project,
         stack=stack,
         preview=False,
         logger=_engine_logger(messages),
@@ -354,18 +376,27 @@ def _fresh_runtime(
         runtime_settings.ROOT.set(None)
 
 
+def _resolve_export(value: Any, path: str, secret: set[str]) -> Any:
+    """The export's plain value; a secret inside a dict export is masked where it is (the
+    engine, too, keeps a nested secret as a secret property of the output), so the rest of the
+    dict stays readable, e.g. for a stack that reads it through a StackReference."""
+    if isinstance(value, dict):
+        return {key: _resolve_export(item, f"{path}.{key}", secret) for key, item in value.items()}
+    output = pulumi.Output.from_input(value)
+    if _sync_await(output.is_secret()):
+        secret.add(path)
+        return SECRET_MARK
+    return _sync_await(output.future())
+
+
 def _resolve_exports() -> tuple[dict[str, Any], frozenset[str]]:
+    """Exports by name, secrets masked; the secret ones' names (`name` or `name.key.key`)."""
     root = runtime_settings.get_root_resource()
     outputs: dict[str, Any] = getattr(root, "outputs", {})
     exports: dict[str, Any] = {}
     secret: set[str] = set()
     for name in sorted(outputs):
-        output = pulumi.Output.from_input(outputs[name])
-        if _sync_await(output.is_secret()):
-            secret.add(name)
-            exports[name] = SECRET_MARK
-        else:
-            exports[name] = _sync_await(output.future())
+        exports[name] = _resolve_export(outputs[name], name, secret)
     return exports, frozenset(secret)
 
 
@@ -381,11 +412,12 @@ def render_stack(
     `stack_outputs` answers stack references (by stack name), e.g. a promoting stack's source.
     """
     values, secret_keys = stack_config(stack, config, secret_values, project_dir)
-    region = values.get(f"{PROJECT}:awsRegion", "us-west-2")
+    project = project_name(project_dir)
+    region = values.get(f"{project}:awsRegion", "us-west-2")
     monitor = RecordingMonitor(PlatformMocks(region, stack_outputs))
     program = str(project_dir / "__main__.py")
     messages = _EngineMessages()
-    with _fresh_runtime(monitor, stack, messages), contextlib.chdir(project_dir):
+    with _fresh_runtime(monitor, stack, messages, project), contextlib.chdir(project_dir):
         pulumi.runtime.set_all_config(values, sorted(secret_keys))
 
         def run_program() -> None:

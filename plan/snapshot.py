@@ -18,11 +18,18 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m plan.snapshot")
     parser.add_argument("--program-dir", type=Path, required=True)
     parser.add_argument("--stack", required=True)
+    parser.add_argument("--project-subdir", default="", help="the project's directory (edge)")
+    parser.add_argument("--stack-outputs", type=Path, help="JSON: stack name -> its outputs")
     args = parser.parse_args(argv)
     program_dir = args.program_dir.resolve()
     sys.path.insert(0, str(program_dir))
+    project_dir = program_dir / args.project_subdir
+    outputs = json.loads(args.stack_outputs.read_text()) if args.stack_outputs else None
     rendering = render_stack(
-        args.stack, secret_values=placeholder_secrets(program_dir), project_dir=program_dir
+        args.stack,
+        secret_values=placeholder_secrets(project_dir),
+        project_dir=project_dir,
+        stack_outputs=outputs,
     )
     json.dump(rendering.to_json(), sys.stdout, sort_keys=True)
     return 0

@@ -15,21 +15,25 @@ from policies import (
     edge,
     network_tls,
     observability,
+    origin,
     secrets_keys,
     storage_backups,
     tagging,
+    zone,
 )
 
 PACK_NAME = "miko-platform-policies"
 
 ALL_POLICIES: list[Policy] = [
     *network_tls.POLICIES,
+    *origin.POLICIES,
     *compute.POLICIES,
     *secrets_keys.POLICIES,
     *storage_backups.POLICIES,
     *edge.POLICIES,
     *observability.POLICIES,
     *tagging.POLICIES,
+    *zone.POLICIES,
 ]
 
 _KEBAB_CASE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

@@ -8,6 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from components.origin_auth import (
+    ORIGIN_AUTH_PREVIOUS_SECRET_KEY,
+    ORIGIN_AUTH_SECRET_KEY,
+    generate_origin_secret,
+    origin_secret_problem,
+)
 from plan.project import PROJECT_DIR, declared_secret_keys, stack_names
 
 ROTATED_ON_SUFFIX = "RotatedOn"
@@ -80,12 +86,100 @@ def write_rotation(
         )
 
 
+def _set_secret(stack: str, key: str, value: str, project_dir: Path) -> None:
+    # An empty value is no secret material: it goes as an argument (stdin "" would prompt).
+    args = ["config", "set", "--secret", key, *([""] if value == "" else []), "--stack", stack]
+    result = pulumi(args, project_dir, stdin=None if value == "" else value)
+    if result.returncode != 0:
+        raise RotationError(f"pulumi config set --secret {key} failed: {result.stderr.strip()}")
+
+
+def read_origin_secret() -> str:
+    """A value piped on stdin (checked later), or else a generated one: nobody needs to see it,
+    the edge stack reads it from this stack's `edge` output."""
+    if not sys.stdin.isatty():
+        piped = sys.stdin.read().rstrip("\r\n")
+        if piped.strip():
+            return piped
+    return generate_origin_secret()
+
+
+def rotate_origin_secret(stack: str, project_dir: Path, today: datetime.date | None = None) -> str:
+    """Step 1 of 2: previous = current, current = new; both accepted by the load balancer."""
+    value = read_origin_secret()  # first: the pulumi calls below inherit standard input
+    previous = current_value(stack, ORIGIN_AUTH_PREVIOUS_SECRET_KEY, project_dir)
+    if previous:
+        raise RotationError(
+            f"a rotation of {ORIGIN_AUTH_SECRET_KEY} is under way in {stack} "
+            f"({ORIGIN_AUTH_PREVIOUS_SECRET_KEY} is set): deploy the edge stack, then finish it "
+            f"with `scripts/rotate-secret --stack {stack} --finish {ORIGIN_AUTH_SECRET_KEY}`; "
+            "nothing was changed"
+        )
+    problem = origin_secret_problem(ORIGIN_AUTH_SECRET_KEY, value)
+    if problem:
+        raise RotationError(f"{ORIGIN_AUTH_SECRET_KEY}: {problem}; nothing was changed")
+    check_request(stack, ORIGIN_AUTH_SECRET_KEY, value, project_dir)
+    current = current_value(stack, ORIGIN_AUTH_SECRET_KEY, project_dir)
+    rotated_on = today or datetime.datetime.now(datetime.UTC).date()
+    if current:
+        _set_secret(stack, ORIGIN_AUTH_PREVIOUS_SECRET_KEY, current, project_dir)
+    write_rotation(stack, ORIGIN_AUTH_SECRET_KEY, value, rotated_on, project_dir)
+    return "\n".join(
+        [
+            f"{ORIGIN_AUTH_SECRET_KEY} rotated in stack {stack} (stamped "
+            f"{ORIGIN_AUTH_SECRET_KEY}{ROTATED_ON_SUFFIX}={rotated_on}); the value it replaced "
+            f"is now {ORIGIN_AUTH_PREVIOUS_SECRET_KEY}, still accepted.",
+            "Next, in this order:",
+            f"  1. pulumi up --stack {stack}: the load balancer accepts both values (its "
+            "forward-from-edge rule changes, shown [secret])",
+            "  2. pulumi up of the edge stack (edge/): Cloudflare sends the new value",
+            f"  3. scripts/rotate-secret --stack {stack} --finish {ORIGIN_AUTH_SECRET_KEY}, "
+            f"then pulumi up --stack {stack}: the old value is refused",
+            f"Check with: pulumi preview --diff --stack {stack}",
+        ]
+    )
+
+
+def finish_origin_rotation(stack: str, project_dir: Path) -> str:
+    """Step 2 of 2, once the edge sends the new value: the previous value is no longer accepted."""
+    stacks = stack_names(project_dir)
+    if stack not in stacks:
+        raise RotationError(f"unknown stack {stack!r}; known: {', '.join(stacks)}")
+    if not current_value(stack, ORIGIN_AUTH_PREVIOUS_SECRET_KEY, project_dir):
+        raise RotationError(
+            f"no rotation of {ORIGIN_AUTH_SECRET_KEY} is under way in {stack} "
+            f"({ORIGIN_AUTH_PREVIOUS_SECRET_KEY} is empty); nothing was changed"
+        )
+    _set_secret(stack, ORIGIN_AUTH_PREVIOUS_SECRET_KEY, "", project_dir)
+    return "\n".join(
+        [
+            f"{ORIGIN_AUTH_PREVIOUS_SECRET_KEY} cleared in stack {stack}.",
+            f"pulumi up --stack {stack}: the load balancer accepts only the current value. Do it "
+            "only after the edge stack's deployment has finished, or Cloudflare's requests with "
+            "the old value get 403s.",
+        ]
+    )
+
+
 def rotate(
     stack: str,
     secret: str,
     project_dir: Path = PROJECT_DIR,
     today: datetime.date | None = None,
+    *,
+    finish: bool = False,
 ) -> str:
+    if finish and secret != ORIGIN_AUTH_SECRET_KEY:
+        raise RotationError(f"--finish is for {ORIGIN_AUTH_SECRET_KEY} only (a two-step rotation)")
+    if secret == ORIGIN_AUTH_PREVIOUS_SECRET_KEY:
+        raise RotationError(
+            f"{secret} is set by the rotation of {ORIGIN_AUTH_SECRET_KEY} "
+            f"(`scripts/rotate-secret --stack {stack} {ORIGIN_AUTH_SECRET_KEY}`), not by hand"
+        )
+    if secret == ORIGIN_AUTH_SECRET_KEY and secret in declared_secret_keys(project_dir):
+        if finish:
+            return finish_origin_rotation(stack, project_dir)
+        return rotate_origin_secret(stack, project_dir, today)
     value = read_new_value(secret)
     check_request(stack, secret, value, project_dir)
     rotated_on = today or datetime.datetime.now(datetime.UTC).date()

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from app.backup.config import BackupJobSettings
-from app.contract import Env
+from app.contract import CLOUDFLARE_ORIGIN_IDLE_TIMEOUT_SECONDS, Env
 from config.catalogues import FARGATE_SIZES
 from config.stack import InvalidConfigError
 from plan.render import RenderFailed, Rendering, render_stack
@@ -43,8 +43,9 @@ def any_timings() -> st.SearchStrategy[dict[str, int]]:
 
 @st.composite
 def nested_timings(draw: st.DrawFn) -> dict[str, int]:
-    """Timings that nest: the keep-alive above the idle timeout, the grace below the stop."""
-    idle = draw(st.integers(1, 3999))
+    """Timings that nest: the idle timeout above Cloudflare's origin keep-alive, the keep-alive
+    above the idle timeout, the grace below the stop."""
+    idle = draw(st.integers(CLOUDFLARE_ORIGIN_IDLE_TIMEOUT_SECONDS + 1, 3999))
     stop = draw(st.integers(2, 120))
     return {
         "albIdleTimeoutSeconds": idle,
@@ -116,8 +117,8 @@ def test_every_accepted_config_deploys_tasks_whose_app_accepts_them(case):
 
 def test_the_config_space_reaches_both_outcomes():
     """The property above must see refused and accepted configs, or it proves nothing."""
-    accepted = {"albIdleTimeoutSeconds": 60, "appKeepAliveSeconds": 75}
-    refused = {"albIdleTimeoutSeconds": 80, "appKeepAliveSeconds": 75}
+    accepted = {"albIdleTimeoutSeconds": 930, "appKeepAliveSeconds": 960}
+    refused = {"albIdleTimeoutSeconds": 990, "appKeepAliveSeconds": 960}
     render_stack("staging", config=accepted, secret_values=DUMMY_SECRETS)
     with pytest.raises(RenderFailed, match="albIdleTimeoutSeconds"):
         render_stack("staging", config=refused, secret_values=DUMMY_SECRETS)

@@ -18,7 +18,6 @@ COMPONENT_TYPES = {
     "miko:service:AppService",
     "miko:loadbalancer:LoadBalancer",
     "miko:edge:Cdn",
-    "miko:edge:SecurityHeaders",
     "miko:observability:Alarms",
     "miko:observability:Dashboard",
     "miko:backup:Backups",

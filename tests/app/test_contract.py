@@ -7,7 +7,13 @@ its stop timeout hard-coded to 30 s, refused to start with it.
 
 import httpx
 
-from app.contract import HEALTH_PATH, Env, SecretEnv
+from app.contract import (
+    CLOUDFLARE_ORIGIN_IDLE_TIMEOUT_SECONDS,
+    HEALTH_PATH,
+    Env,
+    SecretEnv,
+    edge_idle_timeout_problem,
+)
 from plan.render import render_stack
 from tests.app.conftest import closed_port
 from tests.components.conftest import DUMMY_SECRETS
@@ -43,3 +49,13 @@ def test_a_long_stop_timeout_with_its_grace_is_accepted_and_the_app_starts(servi
     started = service(**kept | loopback_stand_ins())
     response = httpx.get(f"{started.base_url}{HEALTH_PATH}", timeout=5)
     assert response.status_code == 200
+
+
+def test_the_load_balancer_must_outlast_cloudflares_origin_keep_alive():
+    """Cloudflare reuses an idle origin connection for up to 900 s (its Proxy Idle Timeout)."""
+    assert CLOUDFLARE_ORIGIN_IDLE_TIMEOUT_SECONDS == 900
+    assert edge_idle_timeout_problem(901) is None
+    for idle in (60, 900):
+        problem = edge_idle_timeout_problem(idle)
+        assert problem is not None
+        assert f"idle timeout ({idle} s) must exceed Cloudflare's origin keep-alive" in problem

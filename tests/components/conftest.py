@@ -8,12 +8,19 @@ from collections.abc import Callable
 
 import pytest
 
+from components.origin_auth import ORIGIN_AUTH_PREVIOUS_SECRET_KEY, ORIGIN_AUTH_SECRET_KEY
 from config.secrets import SECRET_KEYS
 from plan.render import Rendering, render_stack
 from tests.components import edge_alarm_fixtures as observability
 
 STACKS = ("staging", "prod")
-DUMMY_SECRETS = {key: f"dummy-{key}-6f1c9a" for key in SECRET_KEYS}
+# The origin secrets must be 32+ letters and digits (components/origin_auth.py).
+DUMMY_ORIGIN_SECRET = "dummyOriginSecret6f1c9aCurrent000"  # pragma: allowlist secret
+DUMMY_PREVIOUS_ORIGIN_SECRET = "dummyOriginSecret6f1c9aPrevious00"  # pragma: allowlist secret
+DUMMY_SECRETS = {key: f"dummy-{key}-6f1c9a" for key in SECRET_KEYS} | {
+    ORIGIN_AUTH_SECRET_KEY: DUMMY_ORIGIN_SECRET,
+    ORIGIN_AUTH_PREVIOUS_SECRET_KEY: DUMMY_PREVIOUS_ORIGIN_SECRET,
+}
 
 _cache: dict[str, Rendering] = {}
 

@@ -13,11 +13,11 @@ from pulumi_policy.proxy import unknown_checking_proxy
 from app.contract import RUNTIME_CONFIG_PATH
 from app.static_files import IMMUTABLE, SHORT_LIVED, cache_control_of, content_type_of
 from components.cdn import Cdn, CdnArgs
-from components.cdn_rules import cache_rules, rate_limit_rules
-from config.sections import EdgeSettings
+from components.cdn_rules import cache_rules, rate_limit_rules, scoped
 from policies._cf_expression import evaluate_expression, request_fields
 from policies.edge import POLICIES as EDGE_POLICIES
 from tests.components.edge_alarm_fixtures import capture, render
+from tests.components.edge_stack_fixtures import render_edge, ruleset_of
 
 RULESET = "cloudflare:index/ruleset:Ruleset"
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
@@ -69,7 +69,8 @@ def test_html_follows_the_origin_so_no_cache_means_revalidate(path):
     settings = _effective_cache_settings(cache_rules(), path)
 
     assert settings["cache"] is True
-    assert settings["origin_cache_control"] is True
+    # Enterprise-only; on Pro Cloudflare follows the origin's Cache-Control by default.
+    assert "origin_cache_control" not in settings
     assert settings["edge_ttl"] == {"mode": "bypass_by_default"}
     assert settings["browser_ttl"] == {"mode": "respect_origin"}
 
@@ -143,22 +144,34 @@ def test_rate_limit_rule_counts_per_ip_and_data_centre_and_blocks():
     }
 
 
-EDGE_CONFIG = {
-    "cloudflareZoneName": "example.com",
-    "siteDomain": "app.example.com",
-    "apiRateLimitRequests": 100,
-    "apiRateLimitPeriodSeconds": 10,
-    "apiRateLimitBlockSeconds": 10,
-}
+@pytest.mark.parametrize("path", ["/api/leads", "/assets/index-4f9c2a1b.js", "/"])
+def test_a_hostname_s_rules_match_only_that_hostname(path):
+    rules: list[Any] = [
+        *cache_rules("app.example.com", "prod"),
+        *rate_limit_rules(100, 10, 10, "app.example.com", "prod"),
+    ]
+    for rule in rules:
+        assert rule["expression"].startswith('http.host eq "app.example.com" and (')
+        assert rule["ref"].startswith("prod_")
+        bare = evaluate_expression(
+            rule["expression"].split(" and (", 1)[1][:-1], request_fields(path)
+        )
+        for host, expected in (("app.example.com", bare), ("staging.example.com", False)):
+            fields = {**request_fields(path), "http.host": host}
+            assert evaluate_expression(rule["expression"], fields) is expected
 
 
-def _cdn_args(**edge_overrides: Any) -> CdnArgs:
-    """The component's args for app.example.com; overrides by Pulumi.yaml key."""
+def test_scoped_keeps_a_match_all_rule_readable():
+    assert scoped("app.example.com", "true") == 'http.host eq "app.example.com"'
+    assert scoped(None, "true") == "true"
+
+
+def _cdn_args() -> CdnArgs:
+    """The component's args for app.example.com."""
     return CdnArgs(
         zone_id="zone-1",
         site_hostname="app.example.com",
         origin_dns_name="miko-prod-123.eu-central-1.elb.amazonaws.com",
-        settings=EdgeSettings.model_validate({**EDGE_CONFIG, **edge_overrides}),
     )
 
 
@@ -175,51 +188,16 @@ def test_cdn_registers_proxied_cname_to_the_load_balancer():
     assert record.inputs["zoneId"] == "zone-1"
 
 
-def test_cdn_zone_settings_enforce_strict_tls():
+def test_cdn_creates_nothing_zone_wide():
+    """Rulesets and zone settings are the edge stack's (one per zone): none here."""
     mocks = render(lambda: Cdn("cdn", _cdn_args()))
 
-    settings = {
-        setting.inputs["settingId"]: setting.inputs["value"]
-        for setting in mocks.of_type(ZONE_SETTING)
-    }
-    assert settings["ssl"] == "strict"
-    assert settings["min_tls_version"] == "1.2"
-    assert settings["always_use_https"] == "on"
-    assert settings["tls_1_3"] == "on"
+    assert mocks.of_type(RULESET) == []
+    assert mocks.of_type(ZONE_SETTING) == []
+    assert [r.typ for r in mocks.registered] == ["miko:edge:Cdn", DNS_RECORD]
 
 
-def test_cdn_has_one_ruleset_per_phase_holding_all_its_rules():
-    mocks = render(lambda: Cdn("cdn", _cdn_args()))
-
-    phases = sorted(ruleset.inputs["phase"] for ruleset in mocks.of_type(RULESET))
-    assert phases == ["http_ratelimit", "http_request_cache_settings"]
-    cache = mocks.named("cdn-cache-rules").inputs
-    assert cache["kind"] == "zone"
-    assert cache["zoneId"] == "zone-1"
-    assert [rule["ref"] for rule in cache["rules"]] == [rule["ref"] for rule in cache_rules()]
-    assert cache["rules"][0]["actionParameters"]["edgeTtl"] == {"mode": "respect_origin"}
-
-
-def test_cdn_rate_limit_numbers_come_from_args():
-    mocks = render(
-        lambda: Cdn(
-            "cdn",
-            _cdn_args(
-                apiRateLimitRequests=250,
-                apiRateLimitPeriodSeconds=60,
-                apiRateLimitBlockSeconds=600,
-            ),
-        )
-    )
-
-    (rule,) = mocks.named("cdn-rate-limit-rules").inputs["rules"]
-    assert rule["ratelimit"]["requestsPerPeriod"] == 250
-    assert rule["ratelimit"]["period"] == 60
-    assert rule["ratelimit"]["mitigationTimeout"] == 600
-    assert rule["ratelimit"]["characteristics"] == ["ip.src", "cf.colo.id"]
-
-
-def test_cdn_outputs_site_url_and_ids():
+def test_cdn_outputs_site_url_and_record_id():
     outputs: dict[str, Any] = {}
 
     def build():
@@ -227,18 +205,11 @@ def test_cdn_outputs_site_url_and_ids():
         return [
             capture(cdn.site_url, outputs, "site_url"),
             capture(cdn.record_id, outputs, "record_id"),
-            capture(cdn.cache_ruleset_id, outputs, "cache"),
-            capture(cdn.rate_limit_ruleset_id, outputs, "rate_limit"),
         ]
 
     render(build)
 
-    assert outputs == {
-        "site_url": "https://app.example.com",
-        "record_id": "cdn-site-record-id",
-        "cache": "cdn-cache-rules-id",
-        "rate_limit": "cdn-rate-limit-rules-id",
-    }
+    assert outputs == {"site_url": "https://app.example.com", "record_id": "cdn-site-record-id"}
 
 
 def _as_policy_resource(resource_type: str, name: str, props: Mapping[str, Any]) -> PolicyResource:
@@ -270,18 +241,21 @@ def _api_never_cached_violations(cache_inputs: Mapping[str, Any]) -> list[str]:
     return reported
 
 
-def test_cache_ruleset_passes_the_api_never_cached_policy():
-    mocks = render(lambda: Cdn("cdn", _cdn_args()))
+def test_the_edge_stack_s_cache_ruleset_passes_the_api_never_cached_policy():
+    cache = ruleset_of(render_edge(), "http_request_cache_settings")
 
-    assert _api_never_cached_violations(mocks.named("cdn-cache-rules").inputs) == []
+    assert _api_never_cached_violations(cache) == []
 
 
 def test_api_never_cached_policy_catches_an_html_rule_without_the_exclusion():
-    mocks = render(lambda: Cdn("cdn", _cdn_args()))
-    cache = mocks.named("cdn-cache-rules").inputs
+    cache = ruleset_of(render_edge(), "http_request_cache_settings")
     rules = [
-        {**rule, "expression": 'http.request.uri.path.extension eq ""'}
-        if rule["ref"] == "revalidate_html"
+        {
+            **rule,
+            "expression": 'http.host eq "www.mikoplasticsurgery.com" and '
+            '(http.request.uri.path.extension eq "")',
+        }
+        if rule["ref"] == "prod_revalidate_html"
         else rule
         for rule in cache["rules"]
     ]

@@ -2,9 +2,9 @@ import pulumi
 import pytest
 
 from app.security_headers import security_headers
+from components.cloudflare_rulesets import zone_phase_ruleset
 from components.edge_security_headers import (
-    SecurityHeaders,
-    SecurityHeadersArgs,
+    edge_headers,
     header_operations,
     security_header_rules,
 )
@@ -61,17 +61,32 @@ def test_one_rewrite_rule_for_every_response():
     assert rule["expression"] == "true"
 
 
+def test_one_rewrite_rule_for_every_response_of_its_hostname():
+    (rule,) = security_header_rules(security_headers([]), "app.example.com", "prod")
+
+    assert rule["expression"] == 'http.host eq "app.example.com"'
+    assert rule["ref"] == "prod_security_headers"
+
+
 def render_headers(settings: FrontendSettings, secrets: dict[str, str]):
-    mocks = render(
-        lambda: SecurityHeaders(
-            "security-headers",
-            SecurityHeadersArgs(
-                zone_id="zone-1",
-                settings=settings,
-                secrets={key: pulumi.Output.secret(value) for key, value in secrets.items()},
-            ),
+    """The header map an environment stack exports, in the rule the edge stack builds from it
+    (components/zone_rulesets.py), rendered as a ruleset."""
+
+    def build() -> None:
+        headers = edge_headers(
+            settings, {key: pulumi.Output.secret(value) for key, value in secrets.items()}
         )
-    )
+        zone_phase_ruleset(
+            "security-headers-response-headers",
+            zone_id="zone-1",
+            phase="http_response_headers_transform",
+            name="Security headers",
+            description="test",
+            rules=headers.apply(lambda h: security_header_rules(h, "app.example.com", "prod")),
+            opts=pulumi.ResourceOptions(),
+        )
+
+    mocks = render(build)
     (ruleset,) = mocks.of_type(RULESET)
     return ruleset
 

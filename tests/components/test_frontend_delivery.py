@@ -1,9 +1,10 @@
 """The front end as the stacks deliver it: one header set at the app and the edge, the runtime
 configuration the app is given, and one image built once and promoted.
 
-The headers are compared between the rendered Cloudflare rule and the app's own settings loaded
-from the rendered task definition (tests/rendered_tasks.py), per committed stack: the two places
-a browser gets its headers from, computed from the same stack config.
+The headers are compared between the Cloudflare rule the edge stack (edge/) renders for the
+stack's hostname, from the stack's `edge` output, and the app's own settings loaded from the
+rendered task definition (tests/rendered_tasks.py), per committed stack: the two places a
+browser gets its headers from, computed from the same stack config.
 """
 
 import json
@@ -17,6 +18,7 @@ from components.image import repository_arn_of
 from config.stack import PROJECT_DIR, excluded_from_build_context
 from plan.render import render_stack
 from tests.components.conftest import DUMMY_SECRETS, STACKS
+from tests.components.edge_stack_fixtures import HOSTNAMES, render_edge, rules_of
 from tests.rendered_tasks import INJECTED, app_settings_from, container_environment
 
 RULESET = "cloudflare:index/ruleset:Ruleset"
@@ -39,9 +41,12 @@ def realistic(stack: str):
     return _renders[stack]
 
 
-def edge_headers(rendering) -> dict[str, str]:
-    ruleset = rendering.get(RULESET, "security-headers-response-headers")
-    (rule,) = ruleset.inputs["rules"]
+def edge_headers(stack: str) -> dict[str, str]:
+    """The headers the edge stack's rule sets for `stack`'s hostname, rendered against the
+    realistic renderings of both environment stacks."""
+    outputs = {name: realistic(name).exports for name in HOSTNAMES}
+    rendering = render_edge(stack_outputs=outputs)
+    (rule,) = rules_of(rendering, "http_response_headers_transform", HOSTNAMES[stack])
     return {
         name: header["value"]
         for name, header in rule["actionParameters"]["headers"].items()
@@ -54,7 +59,7 @@ def test_the_edge_sends_exactly_the_app_s_headers(stack):
     rendering = realistic(stack)
     app = app_settings_from(container_environment(rendering, "app-task"))
 
-    assert edge_headers(rendering) == app.security_headers()
+    assert edge_headers(stack) == app.security_headers()
     csp = app.security_headers()[csp_header_name(app.csp_mode)]
     # The routed Supabase and n8n origins are in connect-src, from the one source.
     assert "https://abcd.supabase.co" in csp

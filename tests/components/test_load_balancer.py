@@ -3,32 +3,45 @@
 import json
 import re
 
+import pulumi
 import pulumi_aws as aws
 import pytest
 
 from app.contract import INTERNAL_PATHS
 from components.access_log_bucket import access_log_bucket_policy
 from components.load_balancer import (
+    FORWARD_PRIORITY,
     INTERNAL_PATH_REGEXES,
     MAX_PATTERN_LENGTH,
+    MAX_RULE_VALUES,
     NAME_TAIL,
     TLS_POLICY,
     LoadBalancer,
     LoadBalancerArgs,
+    accepted_origin_secrets,
     spelling_regex,
 )
+from components.origin_auth import (
+    ORIGIN_AUTH_HEADER,
+    ORIGIN_AUTH_PREVIOUS_SECRET_KEY,
+    ORIGIN_AUTH_SECRET_KEY,
+)
 from config.sections import LoadBalancerSettings, TimingSettings
+from tests.components.conftest import DUMMY_SECRETS
 from tests.components.edge_alarm_fixtures import ACCOUNT_ID, RecordingMocks, render
 
 LISTENER = "aws:lb/listener:Listener"
+RULE = "aws:lb/listenerRule:ListenerRule"
+CURRENT_SECRET = "Current0originSecret0for0the0tests0x"  # pragma: allowlist secret
+PREVIOUS_SECRET = "Previous0originSecret0for0the0tests0"  # pragma: allowlist secret
 BUCKET = "aws:s3/bucket:Bucket"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 LOG_EXPIRY_DAYS = 45
 TIMINGS = TimingSettings.model_validate(
     {
-        "albIdleTimeoutSeconds": 60,
-        "appKeepAliveSeconds": 75,
+        "albIdleTimeoutSeconds": 930,
+        "appKeepAliveSeconds": 960,
         "containerStopTimeoutSeconds": 30,
         "appShutdownGraceSeconds": 20,
         "deregistrationDelaySeconds": 30,
@@ -46,23 +59,94 @@ def test_https_listener_uses_the_tls13_policy_and_the_validated_certificate(rend
         "load-balancer-certificate-validation",
     )
     assert https.inputs["certificateArn"] == validation.outputs["certificateArn"]
-    (action,) = https.inputs["defaultActions"]
+
+
+def test_https_listener_refuses_by_default(rendering):
+    """Without the origin proof and the site's Host, the load balancer answers 403 itself."""
+    https = rendering.get(LISTENER, "load-balancer-https")
+    assert https.inputs["defaultActions"] == [
+        {
+            "type": "fixed-response",
+            "fixedResponse": {
+                "contentType": "application/json",
+                "messageBody": '{"error":"forbidden"}',
+                "statusCode": "403",
+            },
+        }
+    ]
+
+
+def test_only_the_https_listener_exists(rendering):
+    """No port-80 listener: the security group admits 443 only, and Cloudflare always connects
+    over HTTPS (ssl=strict, Always Use HTTPS), so it could never be reached."""
+    assert [listener.name for listener in rendering.of_type(LISTENER)] == ["load-balancer-https"]
+
+
+def test_forwarding_needs_the_origin_secret_and_the_sites_host(rendering):
+    rule = rendering.get(RULE, "load-balancer-forward-from-edge")
+    https = rendering.get(LISTENER, "load-balancer-https")
+    site = {"staging": "staging.mikoplasticsurgery.com", "prod": "www.mikoplasticsurgery.com"}
+    assert rule.inputs["listenerArn"] == https.outputs["arn"]
+    assert rule.inputs["priority"] == FORWARD_PRIORITY
+    (action,) = rule.inputs["actions"]
     assert action["type"] == "forward"
     assert (
         action["targetGroupArn"]
         == rendering.get("aws:lb/targetGroup:TargetGroup", "load-balancer-app").outputs["arn"]
     )
+    host, header = rule.inputs["conditions"]
+    assert host == {"hostHeader": {"values": [site[rendering.stack]]}}
+    # The secret values never show in a preview or the plan.
+    assert header == {"httpHeader": {"httpHeaderName": ORIGIN_AUTH_HEADER, "values": "[secret]"}}
+    assert "conditions[1].httpHeader.values" in rule.secret_paths
+    assert not any(
+        value in json.dumps(resource.inputs)
+        for resource in rendering.resources
+        for value in (
+            DUMMY_SECRETS[ORIGIN_AUTH_SECRET_KEY],
+            DUMMY_SECRETS[ORIGIN_AUTH_PREVIOUS_SECRET_KEY],
+        )
+    )
 
 
-def test_http_listener_only_redirects_to_https(rendering):
-    http = rendering.get(LISTENER, "load-balancer-http")
-    assert http.inputs["port"] == 80
-    assert http.inputs["defaultActions"] == [
-        {
-            "type": "redirect",
-            "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"},
-        }
-    ]
+def test_internal_paths_are_refused_before_anything_is_forwarded(rendering):
+    """Internal paths stay answered by the load balancer even with the origin secret."""
+    rules = {rule.name: rule.inputs["priority"] for rule in rendering.of_type(RULE)}
+    forward = rules.pop("load-balancer-forward-from-edge")
+    assert set(rules) == {"load-balancer-hide-metrics", "load-balancer-hide-metrics-spellings"}
+    assert all(priority < forward for priority in rules.values())
+
+
+def test_the_service_waits_for_the_rule_that_attaches_its_target_group(rendering):
+    service = rendering.get("aws:ecs/service:Service", "app-service")
+    rule = rendering.get(RULE, "load-balancer-forward-from-edge")
+    assert rule.urn in service.dependencies
+
+
+@pytest.mark.parametrize(
+    ("previous", "accepted"),
+    [
+        ("", ["current"]),
+        ("previous", ["current", "previous"]),
+        ("current", ["current"]),
+    ],
+)
+def test_the_previous_secret_is_accepted_only_during_a_rotation(previous, accepted):
+    assert accepted_origin_secrets("current", previous) == accepted
+
+
+@pytest.mark.parametrize("previous", ["", PREVIOUS_SECRET])
+def test_the_rule_carries_the_secrets_as_a_secret(previous):
+    mocks = _render_load_balancer(previous_secret=previous)
+
+    rule = mocks.named("load-balancer-forward-from-edge")
+    assert "conditions" in rule.secret_inputs
+    host, header = rule.inputs["conditions"]
+    assert host["hostHeader"]["values"] == ["www.example.com"]
+    assert header["httpHeader"]["httpHeaderName"] == "x-miko-origin-auth"
+    assert header["httpHeader"]["values"] == [CURRENT_SECRET, *([previous] if previous else [])]
+    # At most five condition values per rule (one Host, two header values).
+    assert 1 + len(header["httpHeader"]["values"]) <= MAX_RULE_VALUES
 
 
 def test_certificate_is_validated_by_unproxied_cloudflare_records(rendering):
@@ -89,7 +173,8 @@ def test_alb_settings_per_stack(staging, prod):
     for rendering, deletion_protection in ((staging, False), (prod, True)):
         alb = rendering.get("aws:lb/loadBalancer:LoadBalancer", "load-balancer-alb")
         assert alb.inputs["dropInvalidHeaderFields"] is True
-        assert alb.inputs["idleTimeout"] == 60
+        # Above Cloudflare's 900 s origin keep-alive, below the app's keep-alive.
+        assert alb.inputs["idleTimeout"] == 930
         assert alb.inputs["internal"] is False
         assert alb.inputs["enableDeletionProtection"] is deletion_protection
         assert alb.inputs["subnets"] == [
@@ -181,7 +266,9 @@ def test_access_log_policy_lets_elb_write_only_this_accounts_prefix():
     assert {s["Action"] for s in writers} == {"s3:PutObject"}
 
 
-def _render_load_balancer(*, access_logs: bool = True, protect: bool = True) -> RecordingMocks:
+def _render_load_balancer(
+    *, access_logs: bool = True, protect: bool = True, previous_secret: str = ""
+) -> RecordingMocks:
     """The component alone under mocks, independent of how __main__ wires it."""
 
     def build() -> LoadBalancer:
@@ -206,6 +293,8 @@ def _render_load_balancer(*, access_logs: bool = True, protect: bool = True) -> 
                 timings=TIMINGS,
                 protect=protect,
                 internet_gateway=gateway,
+                origin_secret=pulumi.Output.secret(CURRENT_SECRET),
+                previous_origin_secret=pulumi.Output.secret(previous_secret),
             ),
         )
 

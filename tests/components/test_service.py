@@ -76,7 +76,7 @@ def test_secrets_come_by_value_from_and_never_through_the_environment(rendering)
     assert environment["PORT"] == "8080"
     assert environment["WEB_CONCURRENCY"] == "1"
     assert environment["APP_ENV"] == {"staging": "staging", "prod": "production"}[rendering.stack]
-    assert environment["KEEPALIVE_TIMEOUT_SECONDS"] == "75"
+    assert environment["KEEPALIVE_TIMEOUT_SECONDS"] == "960"
     assert environment["SHUTDOWN_GRACE_SECONDS"] == "20"
 
 

@@ -21,8 +21,8 @@ from plan.render import stack_config
 
 PULUMI_YAML = Path(__file__).resolve().parents[2] / "Pulumi.yaml"
 TIMINGS = {
-    "albIdleTimeoutSeconds": "60",
-    "appKeepAliveSeconds": "75",
+    "albIdleTimeoutSeconds": "930",
+    "appKeepAliveSeconds": "960",
     "containerStopTimeoutSeconds": "30",
     "appShutdownGraceSeconds": "20",
     "deregistrationDelaySeconds": "30",
@@ -50,14 +50,31 @@ def test_every_key_the_models_read_is_declared_in_pulumi_yaml_and_every_declared
 
 def test_timings_that_nest_are_accepted():
     timings = TimingSettings.model_validate(TIMINGS)
-    assert timings.app_keep_alive_seconds == 75
-    assert timings.alb_idle_timeout_seconds == 60
+    assert timings.app_keep_alive_seconds == 960
+    assert timings.alb_idle_timeout_seconds == 930
+
+
+@pytest.mark.parametrize("idle", ["60", "899", "900"])
+def test_an_idle_timeout_not_above_cloudflares_origin_keep_alive_is_refused(idle):
+    """Cloudflare reuses idle origin connections for up to 900 s; an ALB closing them sooner
+    races its requests (520s)."""
+    [problem] = problems_of(TimingSettings, TIMINGS | {"albIdleTimeoutSeconds": idle})
+    assert problem == (
+        f"albIdleTimeoutSeconds: the load balancer's idle timeout ({idle} s) must exceed "
+        "Cloudflare's origin keep-alive (900 s, its Proxy Idle Timeout), or Cloudflare reuses "
+        "connections the load balancer closed (520s)"
+    )
+
+
+def test_one_second_above_cloudflares_keep_alive_is_accepted():
+    timings = TimingSettings.model_validate(TIMINGS | {"albIdleTimeoutSeconds": "901"})
+    assert timings.alb_idle_timeout_seconds == 901
 
 
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        ({"albIdleTimeoutSeconds": "75"}, ("appKeepAliveSeconds", "albIdleTimeoutSeconds 75")),
+        ({"albIdleTimeoutSeconds": "960"}, ("appKeepAliveSeconds", "albIdleTimeoutSeconds 960")),
         (
             {"containerStopTimeoutSeconds": "20"},
             ("appShutdownGraceSeconds", "containerStopTimeoutSeconds 20"),

@@ -71,9 +71,15 @@ def config_problems(stack: str, config: dict[str, object], secrets=None) -> str:
         ("staging", {"alarmEmails": []}, "alarmEmails: at least one address"),
         (
             "staging",
-            {"albIdleTimeoutSeconds": 80},
-            "appKeepAliveSeconds: the app's keep-alive (75 s) must exceed the load balancer's idle "
-            "timeout (80 s) (albIdleTimeoutSeconds 80)",
+            {"albIdleTimeoutSeconds": 990},
+            "appKeepAliveSeconds: the app's keep-alive (960 s) must exceed the load balancer's "
+            "idle timeout (990 s) (albIdleTimeoutSeconds 990)",
+        ),
+        (
+            "prod",
+            {"albIdleTimeoutSeconds": 60, "appKeepAliveSeconds": 75},
+            "albIdleTimeoutSeconds: the load balancer's idle timeout (60 s) must exceed "
+            "Cloudflare's origin keep-alive (900 s",
         ),
         (
             "prod",
@@ -178,6 +184,32 @@ def test_a_secret_set_as_plaintext_is_refused():
     message = config_problems("staging", {"googleApiKey": "plain-text-key"}, secrets)
     assert "googleApiKey: set as plaintext" in message
     assert "plain-text-key" not in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "found"),
+    [
+        ("originAuthSecret", "Wildcard*OriginSecretLongEnough0000", "1 kind(s) of character"),
+        ("originAuthSecret", "Wild?cardOriginSecretLongEnough0000", "1 kind(s) of character"),
+        ("originAuthSecret", "short0Secret", "12 characters"),
+        ("originAuthSecret", "", "0 characters"),
+        ("originAuthSecretPrevious", "dummy-previous-origin-secret-0000000", "kind(s)"),
+    ],
+)
+def test_an_origin_secret_that_is_not_32_letters_and_digits_is_refused(key, value, found):
+    """The ALB reads `*` and `?` in a header value as wildcards: such a secret would accept
+    other values. The message names the key and the fault, never the value."""
+    message = config_problems("prod", {}, {**DUMMY_SECRETS, key: value})
+    assert f"{key}: the origin secret must be at least 32 letters and digits" in message
+    assert found in message
+    if value:
+        assert value not in message
+
+
+def test_the_previous_origin_secret_may_be_empty_or_unset():
+    render_stack("staging", secret_values={**DUMMY_SECRETS, "originAuthSecretPrevious": ""})
+    unset = {k: v for k, v in DUMMY_SECRETS.items() if k != "originAuthSecretPrevious"}
+    render_stack("staging", secret_values=unset)
 
 
 def test_every_problem_is_listed_in_one_error():

@@ -80,7 +80,22 @@ def test_headers_limited_to_some_paths_do_not_count(run_stack):
 
 
 def test_missing_header_ruleset_is_reported(run_stack):
-    assert run_stack("cloudflare-security-headers", [])
+    # Only a stack that owns zone-level configuration (here a zone setting) is checked.
+    assert run_stack("cloudflare-security-headers", zone_settings(ssl="strict"))
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "cloudflare-security-headers",
+        "cloudflare-api-never-cached",
+        "cloudflare-api-rate-limited",
+        "cloudflare-zone-tls-settings",
+    ],
+)
+def test_a_stack_without_zone_level_configuration_is_not_checked(run_stack, policy):
+    """An environment stack: its hostname's rules are in the edge stack (edge/)."""
+    assert run_stack(policy, []) == []
 
 
 def cache_rule(expression, cache, description):
@@ -137,7 +152,7 @@ def test_missing_api_bypass_rule_is_reported(run_stack):
 
 
 def test_missing_cache_ruleset_is_reported(run_stack):
-    assert run_stack("cloudflare-api-never-cached", [])
+    assert run_stack("cloudflare-api-never-cached", zone_settings(ssl="strict"))
 
 
 def ratelimit_ruleset(expression, action="block"):
@@ -170,7 +185,7 @@ def test_api_rate_limit_passes(run_stack):
 @pytest.mark.parametrize(
     "resources",
     [
-        [],
+        [stack_resource(ZONE_SETTING, {"zoneId": "z", "settingId": "ssl", "value": "strict"})],
         [ratelimit_ruleset('http.request.uri.path eq "/api/leads"')],
         [ratelimit_ruleset('starts_with(http.request.uri.path, "/api/")', action="log")],
     ],
@@ -198,3 +213,74 @@ def test_weak_or_missing_zone_settings_are_reported(run_stack):
         ("ssl", resources[0].urn),
         ("always_use_https", None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "resources"),
+    [
+        (
+            "cloudflare-api-never-cached",
+            [
+                cache_ruleset(
+                    STATIC, cache_rule('http.request.uri.path matches "^/api/"', False, "x")
+                )
+            ],
+        ),
+        (
+            "cloudflare-api-rate-limited",
+            [ratelimit_ruleset('http.request.uri.path matches "^/api/"')],
+        ),
+        (
+            "cloudflare-security-headers",
+            [headers_ruleset(HEADERS, expression='http.request.uri.path ~ "^/"')],
+        ),
+    ],
+)
+def test_matches_is_refused_below_the_business_plan(run_stack, policy, resources):
+    for plan in ("free", "pro"):
+        reported = run_stack(policy, resources, {"cloudflarePlan": plan})
+        assert any("refuses on the " + plan in message for message, _ in reported)
+        assert all("Business" in message for message, _ in reported if "refuses" in message)
+    assert run_stack(policy, resources, {"cloudflarePlan": "business"}) == []
+
+
+def test_without_a_plan_the_strictest_applies(run_stack):
+    reported = run_stack(
+        "cloudflare-api-rate-limited", [ratelimit_ruleset('http.request.uri.path matches "^/api/"')]
+    )
+    assert any("refuses on the free plan" in message for message, _ in reported)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        'starts_with(http.request.uri.path "/api/")',
+        'starts_with(http.request.uri.path, "/api/") or http.pth eq "/"',
+        'starts_with(http.request.uri.path, "/api/") or http.request.uri.path eq 5',
+        'starts_with(http.request.uri.path, "\\api/")',
+    ],
+)
+def test_an_invalid_rule_expression_is_reported_and_does_not_count(run_stack, expression):
+    reported = run_stack(
+        "cloudflare-api-rate-limited", [ratelimit_ruleset(expression)], {"cloudflarePlan": "pro"}
+    )
+    assert len(reported) == 2
+    assert "has an expression Cloudflare refuses on the pro plan" in reported[0][0]
+    assert reported[0][1] is not None
+    assert "No Cloudflare rate-limit rule covers" in reported[1][0]
+
+
+def test_an_invalid_bypass_rule_is_reported_once_and_is_no_bypass(run_stack):
+    bypass = cache_rule('starts_with(http.request.uri.path "/api/")', False, "bad bypass")
+    reported = run_stack("cloudflare-api-never-cached", [cache_ruleset(STATIC, bypass)])
+    assert [message.split(" ")[:3] for message, _ in reported] == [
+        ["Cloudflare", "rule", "'bad"],
+        ["No", "cache", "rule"],
+    ]
+
+
+def test_an_invalid_header_rule_sets_no_header(run_stack):
+    ruleset = headers_ruleset(HEADERS, expression='http.hots eq "www.example.com" or true')
+    reported = run_stack("cloudflare-security-headers", [ruleset])
+    assert "unknown field 'http.hots'" in reported[0][0]
+    assert "must set on every response" in reported[1][0]

@@ -39,11 +39,12 @@ def test_duplicate_policy_is_refused():
         validate_pack_policies([ALL_POLICIES[0], ALL_POLICIES[0]])
 
 
-def test_stack_config_files_exist_for_both_stacks():
-    assert sorted(path.stem for path in CONFIG_DIR.glob("*.json")) == ["prod", "staging"]
+def test_stack_config_files_exist_for_every_stack():
+    # Both environment stacks and the zone's edge stack (edge/, clinic).
+    assert sorted(path.stem for path in CONFIG_DIR.glob("*.json")) == ["clinic", "prod", "staging"]
 
 
-@pytest.mark.parametrize("stack", ["prod", "staging"])
+@pytest.mark.parametrize("stack", ["clinic", "prod", "staging"])
 def test_config_file_matches_policy_schemas(stack):
     config = load_policy_config(stack)
     assert set(config) == {policy.name for policy in ALL_POLICIES}
@@ -84,7 +85,7 @@ def test_issue_levels_for_rotation_and_public_ips():
 
 
 def test_unknown_stack_config_is_refused():
-    with pytest.raises(ValueError, match="have: prod, staging"):
+    with pytest.raises(ValueError, match="have: clinic, prod, staging"):
         load_policy_config("qa")
 
 

@@ -43,3 +43,22 @@ def test_the_rotated_value_is_in_no_rendered_input_or_export():
     rendering = render_stack("prod", secret_values=ROTATED)
     text = repr([(r.inputs, r.outputs) for r in rendering.resources]) + repr(rendering.exports)
     assert ROTATED["supabaseAnonKey"] not in text
+
+
+def test_an_origin_secret_rotation_touches_only_the_forwarding_rule():
+    """Step 1 (previous = current, current = new) and step 2 (previous cleared) change the
+    listener rule's accepted values only; no task is replaced (the app never sees the secret)."""
+    current = DUMMY_SECRETS["originAuthSecret"]
+    before = render_stack("prod", secret_values={**DUMMY_SECRETS, "originAuthSecretPrevious": ""})
+    rotating = render_stack(
+        "prod",
+        secret_values={
+            **DUMMY_SECRETS,
+            "originAuthSecret": "RotatedOriginSecret4b2d000000000000",  # pragma: allowlist secret
+            "originAuthSecretPrevious": current,
+        },
+    )
+    for after in (rotating,):
+        assert {r.urn for r in before.resources} == {r.urn for r in after.resources}
+        changed = {before.by_urn(urn).name for urn in changed_urns(before, after)}
+        assert changed <= {"load-balancer-forward-from-edge"}
