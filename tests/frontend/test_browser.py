@@ -8,9 +8,9 @@ Sources of truth, none of them the code under test:
 - Cloudflare's documented response-header transform semantics for the edge stand-in: a `set`
   operation replaces every header of that name with the rule's value, `remove` removes them all
   (https://developers.cloudflare.com/rules/transform/response-header-modification/). The rule is
-  the `security-headers-response-headers` ruleset of the prod stack as `plan.render` renders the
-  real program, applied by a Playwright route to every same-origin response, as the zone applies
-  it (`expression: true`) to every response of the site;
+  the prod hostname's rule of the edge stack's response-header ruleset (edge/, built from the
+  prod stack's `edge` output) as `plan.render` renders the real programs, applied by a Playwright
+  route to every same-origin response, as the zone applies it to every response of the hostname;
 - the service's stdout, for what reached it (log lines, EMF lines, violation reports).
 
 Every test runs twice: `app`, the service's own headers as it sends them; `edge`, the same
@@ -58,6 +58,7 @@ from app.redaction import REDACTED
 from plan.render import render_stack
 from tests.app.conftest import ServiceProcess, free_port, start_service_at
 from tests.components.conftest import DUMMY_SECRETS
+from tests.components.edge_stack_fixtures import HOSTNAMES, environment, render_edge, rules_of
 from tests.frontend.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -80,8 +81,7 @@ pytestmark = pytest.mark.skipif(
     not NGINX.is_file(), reason=f"{NGINX} is missing: run scripts/install-system-deps"
 )
 
-EDGE_RULESET = "security-headers-response-headers"
-RULESET_TYPE = "cloudflare:index/ruleset:Ruleset"
+EDGE_PHASE = "http_response_headers_transform"
 APP_VERSION = "fixture-2026.11.0"
 FEATURE_FLAGS = {"VITE_ENABLE_ANALYTICS": "true"}
 """BROWSER_CONFIG_VALUES: a flag of the kind the stacks' `browserValues` hold."""
@@ -331,10 +331,14 @@ def edge_operations(third: ThirdParties) -> list[HeaderOperation]:
         "googleApiKey": third.google_api_key,
         "base44AppId": third.base44_app_id,
     }
-    rendering = render_stack("prod", secret_values={**DUMMY_SECRETS, **secrets})
-    ruleset = rendering.get(RULESET_TYPE, EDGE_RULESET)
-    (rule,) = ruleset.inputs["rules"]
-    assert (rule["expression"], rule["action"]) == ("true", "rewrite"), rule
+    # The edge stack (edge/) builds the rule from the prod stack's `edge` output, scoped to
+    # prod's hostname; the route below applies it to every response of the site, as the zone
+    # applies it to every response of that hostname.
+    prod = render_stack("prod", secret_values={**DUMMY_SECRETS, **secrets})
+    staging = environment("staging")
+    edge = render_edge(stack_outputs={"staging": staging.exports, "prod": prod.exports})
+    (rule,) = rules_of(edge, EDGE_PHASE, HOSTNAMES["prod"])
+    assert rule["action"] == "rewrite", rule
     return [
         HeaderOperation(name, spec["operation"], spec.get("value"))
         for name, spec in rule["actionParameters"]["headers"].items()
