@@ -43,6 +43,7 @@ from components.providers import create_providers
 from components.secrets_store import SecretsStore, SecretsStoreArgs
 from components.service import AppService, AppServiceArgs
 from components.signals import SignalSources
+from components.synthetics_canary import SyntheticsCanary, SyntheticsCanaryArgs
 from config.secrets import APP_INTEGRATIONS
 from config.stack import load_stack_settings
 
@@ -148,6 +149,7 @@ service = AppService(
         target_group_arn_suffix=load_balancer.target_group_arn_suffix,
         # Names, not resources: the alarms watch this service, so they are created after it.
         rollback_alarm_names=alarm_names_for_rollback(prefix),
+        tracing=settings.tracing,
     ),
     opts=in_region,
 )
@@ -182,6 +184,26 @@ alarms = Alarms(
         protect=protect,
     ),
     opts=in_region,
+)
+
+# The synthetic patient journey through the public URL; pages on-call when it keeps failing.
+journey = (
+    SyntheticsCanary(
+        "synthetic-journey",
+        SyntheticsCanaryArgs(
+            prefix=prefix,
+            region=region,
+            account_id=account_id,
+            settings=settings.canary,
+            site_url=f"https://{settings.edge.site_domain}",
+            csp_mode=settings.frontend.csp_mode,
+            critical_topic_arn=alarms.topic_arn,
+            protect=protect,
+        ),
+        opts=in_region,
+    )
+    if settings.canary.enabled
+    else None
 )
 
 dashboard = Dashboard(
@@ -233,6 +255,8 @@ pulumi.export("cluster_name", service.cluster_name)
 pulumi.export("service_name", service.service_name)
 pulumi.export("alarm_topic_arn", alarms.topic_arn)
 pulumi.export("dashboard_url", dashboard.dashboard_url)
+if journey is not None:
+    pulumi.export("synthetic_journey_canary", journey.canary_name)
 pulumi.export("secret_arns", secrets.secret_arns)
 # What a promoting stack (imagePromoteFrom) runs, and what a rollback pins (imageRef).
 pulumi.export("image_ref", image.image_ref)

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.asset_archive import AssetArchive
 from app.contract import SecretEnv
+from app.emf import EmfAggregator
 from app.health.checks import HealthChecks
 from app.health.periodic import PeriodicDatabaseCheck, WorkerLock
 from app.logging_setup import flush_stdout
@@ -29,6 +30,7 @@ from app.runtime_config import with_runtime_config_tag
 from app.sentry import init_sentry
 from app.settings import Settings, get_settings
 from app.static_files import StaticFiles
+from app.tracing import init_tracing
 
 logger = logging.getLogger("app")
 
@@ -99,9 +101,16 @@ def create_app(settings: Settings | None = None, static_app: ASGIApp | None = No
     routes = service_routes(settings, checks)
     router = Router(routes, static_app)
     http = response_layers(settings, router, router.route_of)
+    tracing = init_tracing(settings)  # None when TRACING_SAMPLE_RATE is 0: nothing wrapped
+    if tracing is not None:
+        http = tracing.instrument(http, router.route_of)
+    emf = EmfAggregator(settings.app_env, settings.metrics_flush_interval_seconds)
 
     async def startup() -> None:
+        emf.start()
         await checks.start()
+        if tracing is not None and checks.client is not None:
+            tracing.instrument_client(checks.client)
         periodic_check.start()
         if isinstance(static_app, StaticFiles):
             # Before the task reports ready: a page of this release served by another task
@@ -115,6 +124,9 @@ def create_app(settings: Settings | None = None, static_app: ASGIApp | None = No
         await archive.stop()
         await periodic_check.stop()
         await checks.close()
+        if tracing is not None:
+            tracing.shutdown()  # exports the spans still queued
+        await emf.stop()
         mark_worker_dead()
         flush_stdout()
 
@@ -140,4 +152,5 @@ def startup_summary(settings: Settings) -> dict[str, Any]:
         "release": {"commit": settings.release_commit, "image": settings.release_image},
         "asset_archive": settings.asset_archive_bucket is not None,
         "csp_mode": settings.csp_mode,
+        "tracing_sample_rate": settings.tracing_sample_rate,
     }

@@ -99,6 +99,14 @@ class Env:
     """The git commit the image was built from (a build argument of the image)."""
     ASSET_ARCHIVE_BUCKET: Final = "ASSET_ARCHIVE_BUCKET"
     """S3 bucket holding earlier releases' fingerprinted assets (skew protection); unset: none."""
+    TRACING_SAMPLE_RATE: Final = "TRACING_SAMPLE_RATE"
+    """Share (0 to 1) of new traces the app samples (app/tracing.py); 0: tracing off entirely."""
+    OTEL_EXPORTER_OTLP_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
+    """Base URL of the collector's OTLP/HTTP receiver (the task's sidecar): `/v1/traces` is
+    appended."""
+    OTEL_RESOURCE_ATTRIBUTES: Final = "OTEL_RESOURCE_ATTRIBUTES"
+    """`key=value,...` the OpenTelemetry SDK adds to every span's resource (the log group, so
+    X-Ray finds a trace's log lines)."""
 
 
 class SecretEnv:
@@ -151,6 +159,11 @@ APP_ENVIRONMENTS: Final = ("development", "staging", "production")
 """APP_ENV values; the stacks deploy the last two."""
 DEPLOYED_ENVIRONMENTS: Final = ("staging", "production")
 
+OTLP_HTTP_PORT: Final = 4318
+"""The collector sidecar's OTLP/HTTP receiver, on the task's loopback only."""
+TRACE_ID_FIELD: Final = "trace_id"
+"""The log field holding the current X-Ray trace id (`1-xxxxxxxx-<24 hex>`) inside a request."""
+
 BACKUP_DUMP_PREFIX: Final = "dumps"
 """Folder of the dump bucket the backup jobs write to and the bucket's lifecycle applies to."""
 
@@ -164,7 +177,43 @@ ENVIRONMENT_DIMENSION: Final = "Environment"
 BOOKING_FAILED_METRIC: Final = "booking_failed"
 
 APP_METRICS_NAMESPACE: Final = "MiKO/App"
-"""Where metric filters on the app's log group publish."""
+"""Where metric filters on the app's log group publish (`<prefix>-<signal>`, no dimension), and
+where the app's own EMF lines publish (app/emf.py: the names below, dimension Environment)."""
+
+# The server-side series the app writes once a minute as one EMF line (app/emf.py). One EMF
+# document gives each dimension key a single value, so a breakdown is part of the metric's name
+# (`<series>_<part>`, each part from a closed tuple here) rather than a dimension: one line a
+# minute, and a fixed number of metrics, EMF_METRIC_COUNT, whatever the traffic.
+ROUTE_CLASSES: Final = ("page", "ingest", "health", "other")
+"""Route classes of the latency histograms: `other` takes every route not classed here."""
+STATUS_CLASSES: Final = ("2xx", "3xx", "4xx", "5xx")
+"""Status classes of the request counts; a status outside 200-599 counts as `5xx`."""
+CHECKED_DEPENDENCIES: Final = ("supabase", "postgres", "n8n", "google", "other")
+"""Dependencies of app/health/checks.py; an unknown name counts as `other`."""
+INGEST_OUTCOMES: Final = ("accepted", "rejected", "rate_limited")
+"""What became of a request to an ingestion endpoint: 2xx, 429, any other status."""
+EMF_REQUESTS: Final = "Requests"
+EMF_LATENCY: Final = "Latency"
+"""Milliseconds, as a histogram (EMF `Values`/`Counts`): CloudWatch computes percentiles."""
+EMF_DEPENDENCY_CHECKS: Final = "DependencyChecks"
+EMF_DEPENDENCY_FAILURES: Final = "DependencyFailures"
+EMF_INGEST: Final = "Ingest"
+
+
+def emf_metric(series: str, part: str = "") -> str:
+    """The CloudWatch metric name of one part of a series, e.g. `Requests_5xx`."""
+    return f"{series}_{part}" if part else series
+
+
+EMF_METRIC_NAMES: Final = (
+    *(emf_metric(EMF_REQUESTS, status) for status in STATUS_CLASSES),
+    *(emf_metric(EMF_LATENCY, route) for route in ROUTE_CLASSES),
+    EMF_DEPENDENCY_CHECKS,
+    *(emf_metric(EMF_DEPENDENCY_FAILURES, name) for name in CHECKED_DEPENDENCIES),
+    *(emf_metric(EMF_INGEST, outcome) for outcome in INGEST_OUTCOMES),
+)
+"""Every metric the app's EMF lines can create in a stack (one Environment value each)."""
+EMF_METRIC_COUNT: Final = len(EMF_METRIC_NAMES)
 BACKUP_METRICS_NAMESPACE: Final = "MiKO/Backup"
 
 

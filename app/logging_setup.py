@@ -1,10 +1,13 @@
 """Structured logs: one JSON object per line on stdout, each carrying the current request id.
 
 Every line has `timestamp`, `level`, `logger`, `message` and `request_id` (when inside a request),
-plus the fields a caller passes with `extra={"fields": {...}}`. Lines written on every request
-(the access log, client logs and metrics) skip the logging machinery: `write_line` writes to
-stdout and flushes once per event-loop iteration (or before a batch would pass PIPE_BUF), so a
-busy loop makes one write system call for many lines, and an idle one still flushes at once.
+plus the fields a caller passes with `extra={"fields": {...}}`. With tracing on (app/tracing.py),
+every line written inside a request also carries `trace_id`, the request's X-Ray trace id
+(`1-xxxxxxxx-<24 hex>`), so CloudWatch Logs and X-Ray correlate; outside a request it is absent.
+Lines written on every request (the access log, client logs and metrics) skip the logging
+machinery: `write_line` writes to stdout and flushes once per event-loop iteration (or before a
+batch would pass PIPE_BUF), so a busy loop makes one write system call for many lines, and an idle
+one still flushes at once.
 
 This module is the log sink: `JsonFormatter` (every logger), `write_line` (a dict) and
 `write_text` (an already formatted line, parsed back) all go through `encode_line`, which
@@ -30,9 +33,12 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from app.contract import TRACE_ID_FIELD
 from app.redaction import REDACTED, scrub
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+trace_id_var: ContextVar[str | None] = ContextVar("trace_id", default=None)
+"""The current request's X-Ray trace id, set by app/tracing.py when its server span starts."""
 
 compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 """Lenient JSON for producers that build a line for `write_text` (which parses it back and sends
@@ -48,7 +54,15 @@ _strict_json = json.JSONEncoder(
 _UNSAFE_CHARACTERS = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 SHRINK_STEPS = ((4096, 256), (1024, 64), (256, 16), (64, 4))
 """(characters kept per string, items kept per container) tried in turn for an oversized line."""
-ESSENTIAL_FIELDS = ("timestamp", "level", "logger", "event", "request_id", "message")
+ESSENTIAL_FIELDS = (
+    "timestamp",
+    "level",
+    "logger",
+    "event",
+    "request_id",
+    TRACE_ID_FIELD,
+    "message",
+)
 FALLBACK_CHARS = 256
 
 
@@ -187,7 +201,12 @@ def bounded_json(fields: Mapping[str, Any]) -> str:
 
 
 def encode_line(fields: Mapping[str, Any]) -> str:
-    """One log line, without its newline: scrubbed, strict JSON, bounded. Never raises."""
+    """One log line, without its newline: scrubbed, strict JSON, bounded. Never raises.
+
+    Inside a traced request the line gets the request's trace id (unless it has one)."""
+    trace_id = trace_id_var.get()
+    if trace_id is not None and TRACE_ID_FIELD not in fields:
+        fields = {**fields, TRACE_ID_FIELD: trace_id}
     try:
         clean = scrub(fields)
     except Exception:  # fail closed: the line stands for what could not be scrubbed

@@ -1,5 +1,8 @@
 """Prometheus metrics of the service and their exposition at /metrics.
 
+Each observation also goes to the worker's CloudWatch EMF aggregate (app/emf.py), which is what
+reaches CloudWatch: nothing scrapes /metrics in the deployment.
+
 With several worker processes, prometheus_client's multiprocess mode is used: the launcher sets
 PROMETHEUS_MULTIPROC_DIR before any worker imports prometheus_client, /metrics merges every
 worker's files, and each worker marks itself dead on shutdown.
@@ -20,6 +23,7 @@ from prometheus_client import (
 )
 from starlette.types import Receive, Scope, Send
 
+from app import emf
 from app.errors import send_body
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -78,9 +82,11 @@ def observe_request(route: str, method: str, status: int, seconds: float) -> Non
     if histogram is None:
         histogram = _latency_children[route] = HTTP_LATENCY.labels(route)
     histogram.observe(seconds)
+    emf.observe_request(route, method, status, seconds)
 
 
 def observe_dependency(dependency: str, status: str, seconds: float) -> None:
+    emf.observe_dependency(dependency, status)
     DEPENDENCY_UP.labels(dependency).set(1 if status == "healthy" else 0)
     DEPENDENCY_CHECKS.labels(dependency, status).inc()
     DEPENDENCY_LATENCY.labels(dependency).observe(seconds)

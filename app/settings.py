@@ -18,6 +18,7 @@ from app.contract import (
     LOAD_BALANCER_IDLE_TIMEOUT_RANGE_SECONDS,
     LOGS_INGEST_PATH,
     METRICS_INGEST_PATH,
+    OTLP_HTTP_PORT,
     Env,
     browser_key_problem,
     keepalive_problem,
@@ -120,6 +121,14 @@ class Settings(BaseSettings):
     health_check_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     health_budget_seconds: float = Field(default=5.0, gt=0, le=60)
     health_db_check_interval_seconds: int | None = None
+    tracing_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Share of new traces sampled (app/tracing.py); 0, the default, turns tracing off."""
+    otel_exporter_otlp_endpoint: str = f"http://127.0.0.1:{OTLP_HTTP_PORT}"
+    otel_resource_attributes: str = Field(default="", max_length=1024)
+    """`key=value,...` added to every span's resource (the OpenTelemetry variable's format)."""
+    metrics_flush_interval_seconds: int = Field(default=60, ge=1, le=60)
+    """How often each worker writes its CloudWatch EMF line (app/emf.py); windows are aligned
+    to it. Not set by the stacks: 60 s matches CloudWatch's standard resolution."""
 
     @field_validator(
         "supabase_url",
@@ -137,7 +146,9 @@ class Settings(BaseSettings):
     def blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("supabase_url", "n8n_webhook_url", "google_health_url")
+    @field_validator(
+        "supabase_url", "n8n_webhook_url", "google_health_url", "otel_exporter_otlp_endpoint"
+    )
     @classmethod
     def absolute_http_url(cls, value: str | None) -> str | None:
         if value is not None:

@@ -21,6 +21,7 @@ import pulumi_aws as aws
 from components.alarm_topics import AlarmTopics, Subscribers, create_alarm_topics
 from components.deployment_events import DEPLOYMENT_FAILED_KEY, create_deployment_failed_rule
 from components.external_health_check import create_site_health_check
+from components.runbooks import alarm_description
 from components.signal_model import Metric, MetricMath, Signal, SignalScope, SignalSources
 from components.signals import SIGNALS
 from config.sections import AlarmSettings
@@ -89,7 +90,9 @@ def _alarm_properties(
     """A signal's MetricAlarm properties, but for its name and notifications."""
     threshold = signal.threshold_value(settings)
     return {
-        "alarm_description": signal.description.format(threshold=threshold),
+        "alarm_description": alarm_description(
+            signal.description.format(threshold=threshold), signal.key
+        ),
         **_query_properties(signal.query, scope, settings.period_seconds),
         "evaluation_periods": signal.evaluation_periods_value(settings),
         **(

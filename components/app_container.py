@@ -8,10 +8,11 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from app.contract import APP_PORT, HEALTH_PATH, Env
+from app.contract import APP_PORT, HEALTH_PATH, OTLP_HTTP_PORT, Env
 from components.containers import hardened_container, serialise
+from components.trace_collector import COLLECTOR_NAME, collector_container
 from config.secrets import VARIABLE_OF_SECRET_KEY
-from config.sections import FrontendSettings, ServiceSettings, TimingSettings
+from config.sections import FrontendSettings, ServiceSettings, TimingSettings, TracingSettings
 
 CONTAINER_NAME = "app"
 HEALTH_COMMAND = (
@@ -33,8 +34,12 @@ def container_definitions(
     log_group: str,
     region: str,
     stop_timeout_seconds: int,
+    tracing: TracingSettings | None = None,
+    task_size: tuple[int, int] | None = None,
 ) -> str:
-    """The app container: the hardened baseline, its port and its liveness check."""
+    """The app container: the hardened baseline, its port and its liveness check; with tracing
+    enabled, the collector sidecar too, its CPU and memory taken out of `task_size` (task CPU
+    units, task MiB): the app gets the rest and starts once the collector has started."""
     container = hardened_container(
         name=CONTAINER_NAME,
         image=image,
@@ -54,7 +59,32 @@ def container_definitions(
         "retries": 3,
         "startPeriod": 15,
     }
-    return serialise([container])
+    if tracing is None or not tracing.enabled:
+        return serialise([container])
+    collector = collector_container(
+        tracing=tracing,
+        log_group=log_group,
+        region=region,
+        stop_timeout_seconds=stop_timeout_seconds,
+    )
+    container["dependsOn"] = [{"containerName": COLLECTOR_NAME, "condition": "START"}]
+    if task_size is not None:
+        task_cpu, task_memory = task_size
+        container["cpu"] = task_cpu - tracing.collector_cpu
+        container["memoryReservation"] = task_memory - tracing.collector_memory_mib
+    return serialise([container, collector])
+
+
+def tracing_environment(tracing: TracingSettings | None, log_group: str) -> dict[str, str]:
+    """How the app traces: off (rate 0) unless the stack runs the collector sidecar."""
+    if tracing is None or not tracing.enabled:
+        return {Env.TRACING_SAMPLE_RATE: "0"}
+    return {
+        Env.TRACING_SAMPLE_RATE: repr(tracing.sample_rate),
+        Env.OTEL_EXPORTER_OTLP_ENDPOINT: f"http://127.0.0.1:{OTLP_HTTP_PORT}",
+        # X-Ray finds a trace's log lines in the groups its segments name.
+        Env.OTEL_RESOURCE_ATTRIBUTES: f"aws.log.group.names={log_group}",
+    }
 
 
 @dataclass(frozen=True)
@@ -88,6 +118,8 @@ def app_environment(
     timings: TimingSettings,
     frontend: FrontendSettings,
     asset_archive_bucket: str,
+    tracing: TracingSettings | None = None,
+    log_group: str = "",
 ) -> dict[str, str]:
     """The app container's plain environment: the only place it is assembled.
 
@@ -96,6 +128,7 @@ def app_environment(
     """
     return {
         **browser_environment(frontend),
+        **tracing_environment(tracing, log_group),
         Env.RELEASE_IMAGE: release.image,
         Env.ASSET_ARCHIVE_BUCKET: asset_archive_bucket,
         Env.APP_ENV: environment,

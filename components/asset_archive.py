@@ -27,7 +27,7 @@ from app.contract import (
     MIN_ASSET_RETENTION_HOURS,
 )
 from components.policy_documents import allow, tls_only_bucket_policy
-from components.s3_buckets import BucketSettings, suffixed_names
+from components.s3_buckets import BucketSettings, expiring_objects_rules, suffixed_names
 
 KEY_PREFIX = ASSETS_PREFIX.removeprefix("/")
 """`assets/`: where tasks publish (the url path without its leading slash)."""
@@ -35,8 +35,6 @@ MIN_RETENTION_HOURS = MIN_ASSET_RETENTION_HOURS
 REFRESH_MARGIN_DAYS = math.ceil(ASSET_ARCHIVE_REFRESH_LIMIT_SECONDS / 86_400)
 """Running tasks re-publish their files at least this often (app/contract.py), so a file's last
 write is at most that old when its release's last task stops: added to the retention window."""
-NONCURRENT_DAYS = 1
-INCOMPLETE_UPLOAD_DAYS = 1
 
 
 @dataclass
@@ -71,29 +69,8 @@ def lifecycle_days(retention_hours: int) -> int:
 
 
 def lifecycle_rules(retention_hours: int) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
-    return [
-        {
-            "id": "expire-release-assets",
-            "status": "Enabled",
-            "filter": {"prefix": ""},
-            "expiration": {"days": lifecycle_days(retention_hours)},
-            # A re-publish writes the same bytes again; the version it replaced goes next.
-            "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_DAYS},
-        },
-        {
-            # S3 takes Days and ExpiredObjectDeleteMarker in separate rules only.
-            "id": "remove-expired-delete-markers",
-            "status": "Enabled",
-            "filter": {"prefix": ""},
-            "expiration": {"expired_object_delete_marker": True},
-        },
-        {
-            "id": "abort-incomplete-uploads",
-            "status": "Enabled",
-            "filter": {"prefix": ""},
-            "abort_incomplete_multipart_upload": {"days_after_initiation": INCOMPLETE_UPLOAD_DAYS},
-        },
-    ]
+    # A re-publish writes the same bytes again; the version it replaced goes next (noncurrent).
+    return expiring_objects_rules("expire-release-assets", lifecycle_days(retention_hours))
 
 
 def task_access_statements(bucket_arn: str, kms_key_arn: str) -> list[dict[str, Any]]:

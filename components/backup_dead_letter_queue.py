@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.backup_job_specs import dead_letter_queue_policy
+from components.runbooks import alarm_description
 
 MESSAGE_RETENTION_SECONDS = 14 * 86_400
 """SQS's longest retention: a dead letter stays readable for the investigation."""
@@ -72,9 +73,10 @@ class BackupDeadLetterQueue(pulumi.ComponentResource):
         alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-alarm",
             name=f"{args.prefix}-{args.alarm_key}",
-            alarm_description=(
+            alarm_description=alarm_description(
                 f"The scheduler could not start `backup {args.command}` (a dead letter is "
-                "waiting in its queue): see docs/runbooks/restore.md"
+                "waiting in its queue)",
+                args.alarm_key,
             ),
             namespace="AWS/SQS",
             metric_name="ApproximateNumberOfMessagesVisible",

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.backup_job_specs import task_failed_to_start_pattern
+from components.runbooks import RULE_DESCRIPTION_MAX, alarm_description, runbook_link
 
 TASK_FAILED_TO_START_KEY = "backup-task-failed-to-start"
 SCHEDULE_UNDELIVERED_KEY = "backup-schedule-undelivered"
@@ -82,7 +83,11 @@ class BackupStartFailures(pulumi.ComponentResource):
         rule = aws.cloudwatch.EventRule(
             f"{name}-task-failed-to-start",
             name=f"{args.prefix}-{TASK_FAILED_TO_START_KEY}",
-            description="A scheduled backup task stopped before its container ran",
+            description=alarm_description(
+                "A scheduled backup task stopped before its container ran",
+                TASK_FAILED_TO_START_KEY,
+                limit=RULE_DESCRIPTION_MAX,
+            ),
             event_pattern=pulumi.Output.from_input(args.cluster_arn).apply(
                 lambda cluster: task_failed_to_start_pattern(cluster, families)
             ),
@@ -102,7 +107,7 @@ class BackupStartFailures(pulumi.ComponentResource):
                 },
                 "input_template": (
                     '"Backup task <task> (<group>) failed to start: <reason>. '
-                    'See docs/runbooks/restore.md"'
+                    f'Runbook: {runbook_link(TASK_FAILED_TO_START_KEY)}"'
                 ),
             },
             opts=child,
@@ -110,9 +115,10 @@ class BackupStartFailures(pulumi.ComponentResource):
         alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-schedule-undelivered",
             name=f"{args.prefix}-{SCHEDULE_UNDELIVERED_KEY}",
-            alarm_description=(
+            alarm_description=alarm_description(
                 "EventBridge Scheduler dropped a backup invocation or could not put it on the "
-                "dead-letter queue: see docs/runbooks/restore.md"
+                "dead-letter queue",
+                SCHEDULE_UNDELIVERED_KEY,
             ),
             metric_queries=scheduler_failure_queries(args.schedule_group_name),
             evaluation_periods=1,

@@ -22,6 +22,7 @@ import pulumi_aws as aws
 
 from app.contract import BACKUP_METRICS_NAMESPACE, backup_succeeded
 from components.backup_job_specs import JobSpec
+from components.runbooks import alarm_description
 
 METRIC_NAMESPACE = BACKUP_METRICS_NAMESPACE
 DAY_SECONDS = 86_400
@@ -59,9 +60,10 @@ def success_alarm(
     alarm = aws.cloudwatch.MetricAlarm(
         f"{name}-{job.alarm_key}",
         name=f"{prefix}-{job.alarm_key}",
-        alarm_description=(
+        alarm_description=alarm_description(
             f"No successful `backup {job.command}` in the last {job.days_without_success} UTC "
-            "day(s): see docs/runbooks/restore.md"
+            "day(s)",
+            job.alarm_key,
         ),
         metric_queries=[
             {

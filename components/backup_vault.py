@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from components.backup_restore_testing import create_restore_testing
 from components.policy_documents import assume_role_policy
+from components.runbooks import RULE_DESCRIPTION_MAX, alarm_description
 from config.sections import BackupSettings
 
 # AWS-managed policies that let AWS Backup back up and restore S3 buckets.
@@ -23,6 +24,8 @@ BACKUP_SERVICE_POLICIES = (
     "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore",
 )
 FAILED_JOB_STATES = ("FAILED", "ABORTED", "EXPIRED")
+BACKUP_JOB_FAILED_KEY = "backup-job-failed"
+"""The failed-job event rule's `alarm` tag and its runbook section."""
 JOB_EVENT_TYPES = (
     "Backup Job State Change",
     "Copy Job State Change",
@@ -188,9 +191,13 @@ class BackupVault(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         rule = aws.cloudwatch.EventRule(
             f"{name}-job-failed",
-            description="AWS Backup backup, copy or restore job failed",
+            description=alarm_description(
+                "AWS Backup backup, copy or restore job failed",
+                BACKUP_JOB_FAILED_KEY,
+                limit=RULE_DESCRIPTION_MAX,
+            ),
             event_pattern=failed_job_event_pattern(),
-            tags={"alarm": "backup-job-failed"},
+            tags={"alarm": BACKUP_JOB_FAILED_KEY},
             opts=child,
         )
         aws.cloudwatch.EventTarget(

@@ -10,6 +10,8 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from components.runbooks import RULE_DESCRIPTION_MAX, alarm_description, runbook_link
+
 DEPLOYMENT_FAILED_KEY = "deployment-failed"
 """The rule's `alarm` tag and its key in Alarms.alarm_names."""
 
@@ -27,7 +29,11 @@ def create_deployment_failed_rule(
     rule = aws.cloudwatch.EventRule(
         f"{name}-{DEPLOYMENT_FAILED_KEY}",
         name=rule_name,
-        description="An ECS deployment of the service failed and was rolled back",
+        description=alarm_description(
+            "An ECS deployment of the service failed and was rolled back",
+            DEPLOYMENT_FAILED_KEY,
+            limit=RULE_DESCRIPTION_MAX,
+        ),
         event_pattern=pulumi.Output.all(cluster_name, service_name).apply(
             lambda values: _deployment_failed_pattern(values[0], values[1])
         ),
@@ -45,7 +51,10 @@ def create_deployment_failed_rule(
                 "reason": "$.detail.reason",
                 "time": "$.time",
             },
-            "input_template": '"ECS deployment failed for <service> at <time>: <reason>"',
+            "input_template": (
+                '"ECS deployment failed for <service> at <time>: <reason>. '
+                f'Runbook: {runbook_link(DEPLOYMENT_FAILED_KEY)}"'
+            ),
         },
         opts=opts,
     )

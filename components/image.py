@@ -8,7 +8,8 @@
   keeps its tag (no push, no diff); a changed one gets a new tag.
 - **Promoted** (prod, `imagePromoteFrom`): the `image_ref` the named stack exports, i.e. the
   digest that stack ran and passed. Nothing is built or pushed on the way to prod.
-- **Pinned** (`imageRef`): that digest; this is the rollback (README, "Rolling back").
+- **Pinned** (`imageRef`): that digest; this is the rollback (README, "Rolling back"). A
+  building stack that is pinned keeps its repository: only the build stops.
 The service runs the image by its repo digest (`repo@sha256:...`), so the task definition
 changes exactly when the image does, and the execution role may pull from the repository the
 digest names (derived from it).
@@ -174,6 +175,9 @@ class AppImage(pulumi.ComponentResource):
         super().__init__("miko:image:AppImage", name, None, opts)
         self._name = name
         self._args = args
+        # The stack that builds owns the repository, also while it is pinned: a rollback by
+        # imageRef must not delete the repository holding every release (prod's included).
+        repository = None if args.settings.promote_from else self._repository()
         if args.settings.ref:
             self.source = "pinned (imageRef)"
             self.image_ref = pulumi.Output.from_input(args.settings.ref)
@@ -182,8 +186,9 @@ class AppImage(pulumi.ComponentResource):
             self.source = f"promoted from stack {args.settings.promote_from}"
             self.image_ref = self._promoted(args.settings.promote_from)
         else:
+            assert repository is not None
             self.source = "built here"
-            self.image_ref = self._built()
+            self.image_ref = self._built(repository)
         self.repository_arn = self.image_ref.apply(repository_arn_of)
         self.register_outputs(
             {
@@ -204,7 +209,7 @@ class AppImage(pulumi.ComponentResource):
         )
         return reference.require_output(IMAGE_REF_OUTPUT).apply(str)
 
-    def _built(self) -> pulumi.Output[str]:
+    def _repository(self) -> aws.ecr.Repository:
         args = self._args
         child = pulumi.ResourceOptions(parent=self)
         repository = aws.ecr.Repository(
@@ -227,6 +232,11 @@ class AppImage(pulumi.ComponentResource):
             policy=lifecycle_policy(args.settings.untagged_image_expiry_days),
             opts=child,
         )
+        return repository
+
+    def _built(self, repository: aws.ecr.Repository) -> pulumi.Output[str]:
+        args = self._args
+        child = pulumi.ResourceOptions(parent=self)
         inputs = [SERVICE_DIR, *([args.frontend_source] if args.frontend_source else [])]
         commit = last_commit(args.project_dir, *inputs)
         self.release = pulumi.Output.from_input(

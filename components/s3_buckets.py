@@ -92,6 +92,40 @@ class BucketSettings:
         )
 
 
+NONCURRENT_DAYS = 1
+"""Days a replaced or deleted version of an expiring object is kept."""
+INCOMPLETE_UPLOAD_DAYS = 1
+
+
+def expiring_objects_rules(
+    rule_id: str, days: int
+) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
+    """Lifecycle of a versioned bucket whose objects expire `days` after their last write: the
+    expiry, then the delete markers it leaves, then multipart uploads a writer never finished."""
+    return [
+        {
+            "id": rule_id,
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "expiration": {"days": days},
+            "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_DAYS},
+        },
+        {
+            # S3 takes Days and ExpiredObjectDeleteMarker in separate rules only.
+            "id": "remove-expired-delete-markers",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "expiration": {"expired_object_delete_marker": True},
+        },
+        {
+            "id": "abort-incomplete-uploads",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": INCOMPLETE_UPLOAD_DAYS},
+        },
+    ]
+
+
 def suffixed_names(name: str) -> Callable[[str], str]:
     """`<name>-<kind>` for a bucket's sub-resources; its TLS-only policy is `<name>-tls-only`."""
     return lambda kind: f"{name}-{'tls-only' if kind == 'policy' else kind}"

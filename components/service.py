@@ -26,7 +26,8 @@ from components.containers import ECS_TASKS_SERVICE, execution_policy, fargate_t
 from components.iam_roles import service_role
 from components.secrets_store import SecretScope
 from components.service_autoscaling import create_autoscaling
-from config.sections import FrontendSettings, ServiceSettings, TimingSettings
+from components.trace_collector import tracing_statements
+from config.sections import FrontendSettings, ServiceSettings, TimingSettings, TracingSettings
 
 
 @dataclass
@@ -59,6 +60,9 @@ class AppServiceArgs:
     asset_archive_bucket_arn: pulumi.Input[str]
     """Earlier releases' assets (skew protection): the task reads and writes its `assets/`."""
     rollback_alarm_names: Sequence[str]
+    tracing: TracingSettings | None = None
+    """Tracing to X-Ray through the collector sidecar (components/trace_collector.py); None or
+    disabled: no sidecar, no X-Ray permission, TRACING_SAMPLE_RATE=0."""
 
 
 def deployment_trigger(version_ids: Mapping[str, str]) -> str:
@@ -178,15 +182,20 @@ class AppService(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        # The app's one AWS API: the asset archive (publish this release's assets, read earlier
-        # releases' ones), limited to its `assets/` prefix.
+        # The app's AWS APIs: the asset archive (publish this release's assets, read earlier
+        # releases' ones), limited to its `assets/` prefix; with tracing, the collector sidecar's
+        # X-Ray writes.
+        xray = tracing_statements(args.tracing) if args.tracing is not None else []
         task = service_role(
             f"{self._name}-task",
             service=ECS_TASKS_SERVICE,
-            description="Identity of the app's containers (the asset archive only)",
+            description=(
+                "Identity of the app's containers (the asset archive"
+                + (", X-Ray traces)" if xray else " only)")
+            ),
             policy=pulumi.Output.all(args.asset_archive_bucket_arn, args.kms_key_arn).apply(
                 lambda arns: json.dumps(
-                    {"Version": "2012-10-17", "Statement": task_access_statements(*arns)},
+                    {"Version": "2012-10-17", "Statement": task_access_statements(*arns) + xray},
                     sort_keys=True,
                 )
             ),
@@ -212,11 +221,15 @@ class AppService(pulumi.ComponentResource):
                     timings=args.timings,
                     frontend=args.frontend,
                     asset_archive_bucket=values[3],
+                    tracing=args.tracing,
+                    log_group=values[2],
                 ),
                 secrets=values[1],
                 log_group=values[2],
                 region=args.region,
                 stop_timeout_seconds=args.timings.container_stop_timeout_seconds,
+                tracing=args.tracing,
+                task_size=(args.settings.task_cpu, args.settings.task_memory),
             )
         )
         return fargate_task_definition(

@@ -14,12 +14,20 @@ import pulumi
 from app.contract import (
     APP_METRICS_NAMESPACE,
     BOOKING_FAILED_METRIC,
+    CHECKED_DEPENDENCIES,
     CLIENT_METRICS_NAMESPACE,
     CSP_VIOLATION_REPORTED,
     DATABASE_CHECK_FAILED,
     DATABASE_CHECK_INTERVAL_SECONDS,
+    EMF_DEPENDENCY_FAILURES,
+    EMF_INGEST,
+    EMF_LATENCY,
+    EMF_REQUESTS,
     ENVIRONMENT_DIMENSION,
     HEALTH_PATH,
+    INGEST_OUTCOMES,
+    STATUS_CLASSES,
+    emf_metric,
 )
 from components.signal_model import Metric, MetricMath, Panel, Signal, SignalScope, SignalSources
 from config.sections import AlarmSettings
@@ -83,6 +91,13 @@ DATABASE = Panel("Database health check failures")
 BOOKINGS = Panel("Appointment bookings that failed in browsers")
 CSP_REPORTS = Panel("Content-Security-Policy violations reported by browsers")
 EXTERNAL_CHECK = Panel(f"External {HEALTH_PATH} check (Route 53, 1 = healthy)")
+# The app's own series, from its EMF lines (app/emf.py): namespace APP_METRICS_NAMESPACE,
+# dimension Environment, names from app/contract.py.
+APP_REQUESTS = Panel("App responses by status class (requests a minute)")
+APP_LATENCY = Panel("App response time by route class", unit="ms")
+DEPENDENCY_FAILURES = Panel("Dependency check failures (app checks)")
+INGEST_OUTCOMES_PANEL = Panel("Browser ingestion POSTs by outcome")
+INGEST_REJECTIONS = Panel("Browser ingestion POSTs refused (% of taken or refused)", unit="%")
 
 # Requests the load balancer answers itself with a 5xx (no healthy target) are not in
 # RequestCount, so with errors and no counted requests the rate is 100%.
@@ -100,6 +115,70 @@ HTTP_5XX_RATE = MetricMath(
     label="5xx responses (% of requests)",
 )
 P95_LATENCY = Metric(ALB, "TargetResponseTime", _target_group, "p95", label="p95")
+
+
+def _app_metric(name: str, stat: str, label: str) -> Metric:
+    return Metric(APP_METRICS_NAMESPACE, name, _app_environment, stat, label)
+
+
+INGEST_REJECTION_MIN_POSTS: Final = 10
+"""Fewer POSTs a minute than this read as 0%: a handful of junk posts is no trend."""
+INGEST_REJECTION_RATE = MetricMath(
+    inputs=(
+        ("accepted", _app_metric(emf_metric(EMF_INGEST, "accepted"), "Sum", "accepted")),
+        ("rejected", _app_metric(emf_metric(EMF_INGEST, "rejected"), "Sum", "rejected")),
+    ),
+    steps=(
+        ("posts", "FILL(accepted, 0) + FILL(rejected, 0)"),
+        (
+            "rejected_rate",
+            f"IF(posts >= {INGEST_REJECTION_MIN_POSTS}, 100 * FILL(rejected, 0) / posts, 0)",
+        ),
+    ),
+    label="refused %",
+)
+"""What an alarm on the ingestion endpoints would watch: a release whose browser payloads the
+API refuses (4xx) loses every browser log and metric, failed bookings included; the load
+balancer's 4xx count cannot tell these routes from any other. Graph-only for now."""
+
+APP_SIGNALS: tuple[Signal, ...] = (
+    *(
+        Signal(
+            f"app-requests-{status}",
+            APP_REQUESTS,
+            _app_metric(emf_metric(EMF_REQUESTS, status), "Sum", status),
+        )
+        for status in STATUS_CLASSES
+    ),
+    *(
+        Signal(
+            f"app-latency-{route}-{stat}",
+            APP_LATENCY,
+            _app_metric(emf_metric(EMF_LATENCY, route), stat, f"{route} {stat}"),
+        )
+        for route in ("page", "ingest")
+        for stat in ("p95", "p99")
+    ),
+    *(
+        Signal(
+            f"dependency-failures-{name}",
+            DEPENDENCY_FAILURES,
+            _app_metric(emf_metric(EMF_DEPENDENCY_FAILURES, name), "Sum", name),
+        )
+        for name in CHECKED_DEPENDENCIES
+    ),
+    *(
+        Signal(
+            f"ingest-{outcome.replace('_', '-')}",
+            INGEST_OUTCOMES_PANEL,
+            _app_metric(emf_metric(EMF_INGEST, outcome), "Sum", outcome),
+        )
+        for outcome in INGEST_OUTCOMES
+    ),
+    Signal("ingest-rejection-rate", INGEST_REJECTIONS, INGEST_REJECTION_RATE),
+)
+"""Graph-only signals of the app's EMF series: they add no alarm (the load balancer's 5xx and
+latency alarms already watch the same requests from outside)."""
 
 SIGNALS: tuple[Signal, ...] = (
     Signal("requests", REQUESTS, Metric(ALB, "RequestCount", _load_balancer, "Sum", "Requests")),
@@ -234,4 +313,5 @@ SIGNALS: tuple[Signal, ...] = (
         description=f"The site's {HEALTH_PATH} fails from Route 53 checkers in several regions",
         region=HEALTH_CHECK_METRICS_REGION,
     ),
+    *APP_SIGNALS,
 )

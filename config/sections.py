@@ -338,6 +338,29 @@ class ServiceSettings(Section):
         return _https_origins(origins)
 
 
+class TracingSettings(Section):
+    """Traces of the app (app/tracing.py) through an ADOT collector sidecar to X-Ray.
+
+    `tracingEnabled: false` leaves the task without the sidecar and the app with
+    TRACING_SAMPLE_RATE=0 (no exporter, no per-request cost). The sidecar's CPU units and memory
+    (a hard limit) come out of the task's size: the app container gets the rest.
+    """
+
+    model_config = section_config("tracing")
+    enabled: ConfigBool
+    sample_rate: float = Field(ge=0.0, le=1.0)
+    """Share of new traces the app samples (the assessment's APM sample rate is 0.1)."""
+    collector_cpu: int = Field(ge=16, le=1024)
+    collector_memory_mib: int = Field(ge=64, le=2048)
+
+    @field_validator("sample_rate")
+    @classmethod
+    def _samples_when_enabled(cls, rate: float, info: ValidationInfo) -> float:
+        if info.data.get("enabled") and rate <= 0:
+            raise ValueError("must be above 0 with tracingEnabled: true (or disable tracing)")
+        return rate
+
+
 class LoadBalancerSettings(Section):
     model_config = section_config("alb")
     deletion_protection: ConfigBool
@@ -684,6 +707,118 @@ class IdentitySettings(Section):
         if not AWS_REGION.fullmatch(region):
             raise ValueError(f"{region!r} is not an AWS region name")
         return region
+
+
+CANARY_RATE = re.compile(r"^rate\((?P<count>\d+) (?P<unit>minute|minutes|hour|hours)\)$")
+"""The canary schedules accepted: a fixed rate, whose interval is also its alarm's period."""
+CANARY_MEMORY_RANGE_MB = (960, 3008)
+"""Synthetics' run memory bounds (RunConfig.MemoryInMB); a multiple of 64."""
+CANARY_TIMEOUT_RANGE_SECONDS = (3, 840)
+"""Synthetics' run timeout bounds (RunConfig.TimeoutInSeconds)."""
+CANARY_RETENTION_RANGE_DAYS = (1, 455)
+"""Synthetics' success/failure retention bounds (days)."""
+
+
+def canary_interval_seconds(schedule: str) -> int:
+    """Seconds between two runs of a `rate(N minutes|hours)` schedule; ValueError otherwise."""
+    match = CANARY_RATE.fullmatch(schedule)
+    if match is None:
+        raise ValueError(
+            f"{schedule!r} is not rate(N minutes) or rate(N hours): the canary runs at a fixed "
+            "rate, one run per period of its alarm"
+        )
+    count, unit = int(match["count"]), match["unit"]
+    if count < 1 or (count == 1) != (not unit.endswith("s")):
+        raise ValueError(f"{schedule!r}: write rate(1 minute), rate(5 minutes), rate(1 hour)")
+    seconds = count * (3600 if unit.startswith("hour") else 60)
+    if seconds > 3600:
+        raise ValueError(
+            f"{schedule!r} runs less than hourly: a journey check a day apart is no alarm"
+        )
+    return seconds
+
+
+class CanarySettings(Section):
+    """The synthetic patient journey: a CloudWatch Synthetics canary on the public URL.
+
+    The selectors are the SPA's side of the journey (canary/journey.js): the clinic's real SPA
+    replaces the fixture by changing them here, not the script.
+    """
+
+    model_config = section_config("canary")
+    enabled: ConfigBool
+    """Whether the stack runs the canary (its bucket, role and alarm come with it)."""
+    schedule: str
+    """`rate(N minutes)`: how often the journey runs; also its alarm's period."""
+    home_selector: str
+    """An element the SPA always renders on its home page, once it has rendered."""
+    booking_path: str
+    """The consultation booking page's path."""
+    booking_selector: str
+    """The booking form on that page."""
+    ignored_console_errors: StringList
+    """Regular expressions of console errors that do not fail the journey (known noise)."""
+    timeout_seconds: int = Field(
+        ge=CANARY_TIMEOUT_RANGE_SECONDS[0], le=CANARY_TIMEOUT_RANGE_SECONDS[1]
+    )
+    memory_mb: int = Field(ge=CANARY_MEMORY_RANGE_MB[0], le=CANARY_MEMORY_RANGE_MB[1])
+    artifact_retention_days: int = Field(
+        ge=CANARY_RETENTION_RANGE_DAYS[0], le=CANARY_RETENTION_RANGE_DAYS[1]
+    )
+    """Days run artifacts (screenshots, logs, HAR) and run results are kept."""
+    failed_runs_to_alarm: int = Field(ge=1, le=10)
+    """Consecutive failed runs after which the journey alarm pages."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _fixed_rate(cls, schedule: str) -> str:
+        canary_interval_seconds(schedule)
+        return schedule
+
+    @field_validator("home_selector", "booking_selector")
+    @classmethod
+    def _selector(cls, selector: str) -> str:
+        if not selector.strip():
+            raise ValueError("a CSS selector is required")
+        return selector
+
+    @field_validator("booking_path")
+    @classmethod
+    def _path(cls, path: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", path):
+            raise ValueError(f"{path!r} is not a URL path (starting with /, no query)")
+        return path
+
+    @field_validator("ignored_console_errors")
+    @classmethod
+    def _patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{pattern!r} is not a regular expression ({error})") from None
+        return patterns
+
+    @field_validator("timeout_seconds")
+    @classmethod
+    def _within_interval(cls, timeout: int, info: ValidationInfo) -> int:
+        schedule = info.data.get("schedule")
+        if schedule is not None and timeout > canary_interval_seconds(schedule):
+            raise ValueError(
+                f"{timeout} s is longer than the interval of canarySchedule {schedule}"
+            )
+        return timeout
+
+    @field_validator("memory_mb")
+    @classmethod
+    def _multiple_of_64(cls, memory: int) -> int:
+        if memory % 64:
+            raise ValueError(f"{memory} MB is not a multiple of 64 (Synthetics' rule)")
+        return memory
+
+    @property
+    def interval_seconds(self) -> int:
+        return canary_interval_seconds(self.schedule)
 
 
 def rotation_dates_model(rotated_on_keys: tuple[str, ...]) -> type[BaseModel]:

@@ -27,6 +27,7 @@ from config.secrets import (
 from config.sections import (
     AlarmSettings,
     BackupSettings,
+    CanarySettings,
     EdgeSettings,
     FrontendSettings,
     IdentitySettings,
@@ -36,6 +37,7 @@ from config.sections import (
     Section,
     ServiceSettings,
     TimingSettings,
+    TracingSettings,
     rotation_dates_model,
 )
 
@@ -51,6 +53,8 @@ SECTIONS: tuple[type[Section], ...] = (
     EdgeSettings,
     FrontendSettings,
     BackupSettings,
+    CanarySettings,
+    TracingSettings,
 )
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 """The Pulumi project: the image's build context, against which frontendSource resolves."""
@@ -84,6 +88,8 @@ class StackSettings:
     edge: EdgeSettings
     frontend: FrontendSettings
     backup: BackupSettings
+    canary: CanarySettings
+    tracing: TracingSettings
     secrets: Mapping[str, pulumi.Output[str]]
     rotated_on: Mapping[str, datetime.date]
     """Last rotation date by secret config key (from `<key>RotatedOn`)."""
@@ -198,10 +204,39 @@ def _frontend_source(image: ImageSettings, frontend: FrontendSettings) -> str | 
     return None
 
 
+def _collector_share(service: ServiceSettings, tracing: TracingSettings) -> str | None:
+    """The collector sidecar takes at most half of the task's CPU and a quarter of its memory."""
+    if not tracing.enabled:
+        return None
+    if tracing.collector_cpu * 2 > service.task_cpu:
+        return (
+            f"tracingCollectorCpu: {tracing.collector_cpu} is more than half of taskCpu "
+            f"{service.task_cpu}; the app container gets what the collector leaves"
+        )
+    if tracing.collector_memory_mib * 4 > service.task_memory:
+        return (
+            f"tracingCollectorMemoryMib: {tracing.collector_memory_mib} is more than a quarter of "
+            f"taskMemory {service.task_memory}; the app container gets what the collector leaves"
+        )
+    return None
+
+
+def _collector_reachable(network: NetworkSettings, tracing: TracingSettings) -> str | None:
+    """The sidecar's image is on ECR Public and X-Ray has no endpoint here: both need a NAT."""
+    if tracing.enabled and network.nat_mode == "none":
+        return (
+            "tracingEnabled: natMode 'none' leaves the collector sidecar without its image (ECR "
+            "Public) and X-Ray; use a NAT gateway or set tracingEnabled: false"
+        )
+    return None
+
+
 # Checks across sections, each run when every section it reads is valid.
 RELATIONS: tuple[tuple[Callable[..., str | None], tuple[type[Section], ...]], ...] = (
     (_copy_region, (IdentitySettings, BackupSettings)),
     (_frontend_source, (ImageSettings, FrontendSettings)),
+    (_collector_share, (ServiceSettings, TracingSettings)),
+    (_collector_reachable, (NetworkSettings, TracingSettings)),
 )
 
 
@@ -278,6 +313,8 @@ def load_stack_settings(config: pulumi.Config | None = None) -> StackSettings:
         edge=sections[EdgeSettings],
         frontend=sections[FrontendSettings],
         backup=sections[BackupSettings],
+        canary=sections[CanarySettings],
+        tracing=sections[TracingSettings],
         secrets=secrets,
         rotated_on={
             key.removesuffix(ROTATED_ON_SUFFIX): value

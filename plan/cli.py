@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from plan.cost import delta, estimate, load_prices, load_usage
 from plan.diff import diff_states
 from plan.placeholders import placeholder_secrets
 from plan.policy_check import check_policies
@@ -93,12 +94,17 @@ def make_plan(stack: str, base: str | None, project: str = "platform") -> PlanRe
     outputs = environment_exports(stack) if project == "edge" else None
     rendering = render_edge(stack, outputs) if project == "edge" else render_with_promotion(stack)
     changes = None
+    prices, usage = load_prices(), load_usage(stack)
+    cost = estimate(rendering, prices, usage)
+    cost_change = None
     if base:
         # The edge stack at `base` is rendered against today's environment exports: the diff
         # shows what the edge program's own change does.
         subdir = "edge" if project == "edge" else ""
         before = render_revision(base, stack, project_subdir=subdir, stack_outputs=outputs)
         changes = diff_states(before.resources, rendering.resources)
+        # Both sides at today's prices and usage: the delta is the change's own.
+        cost_change = delta(estimate(before, prices, usage), cost)
     findings = check_policies(rendering)
     return PlanResult(
         stack,
@@ -108,6 +114,8 @@ def make_plan(stack: str, base: str | None, project: str = "platform") -> PlanRe
         base,
         rendering.warnings,
         release=rendering.exports.get("release"),
+        cost=cost,
+        cost_change=cost_change,
     )
 
 

@@ -102,6 +102,8 @@ AWS_NAMES: Mapping[str, tuple[NameRule, ...]] = {
     "aws:cloudwatch/logGroup:LogGroup": (_region("CloudWatch log group"),),
     "aws:cloudwatch/metricAlarm:MetricAlarm": (_region("CloudWatch alarm"),),
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": (_region("CloudWatch alarm", "alarmName"),),
+    # CloudWatch Synthetics: a canary's name is unique in its account and region
+    "aws:synthetics/canary:Canary": (_region("Synthetics canary"),),
     "aws:cloudwatch/dashboard:Dashboard": (
         NameRule("CloudWatch dashboard", "dashboardName", "account"),
     ),

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from plan.cost import CostDelta, CostEstimate, cost_section
 from plan.diff import ResourceChange
 from plan.render import SECRET_MARK, RenderedResource
 
@@ -74,6 +75,10 @@ class PlanResult:
     warnings: Sequence[str] = ()
     release: Mapping[str, str] | None = None
     """The stack's `release` export: image source and reference, commit, front-end build."""
+    cost: CostEstimate | None = None
+    """The estimated monthly cost (plan/cost.py)."""
+    cost_change: CostDelta | None = None
+    """With a base: the change's effect on the monthly cost."""
 
     @property
     def mandatory(self) -> list[Finding]:
@@ -89,6 +94,8 @@ class PlanResult:
             "release": None if self.release is None else dict(self.release),
             "base": self.base,
             "changes": None if self.changes is None else [c.to_json() for c in self.changes],
+            "cost": None if self.cost is None else self.cost.to_json(),
+            "cost_change": None if self.cost_change is None else self.cost_change.to_json(),
         }
 
 
@@ -222,5 +229,7 @@ def render_text(result: PlanResult) -> str:
         sections.append(["Warnings:", *(f"  {warning}" for warning in result.warnings)])
     if result.changes is not None:
         sections.append(changes_section(result.changes, result.base))
+    if result.cost is not None:
+        sections.append(cost_section(result.cost, result.cost_change, result.base))
     sections.append([summary_line(result)])
     return "\n\n".join("\n".join(section) for section in sections) + "\n"

@@ -58,6 +58,7 @@ PROMISED_ALARMS = [
     "backup-verify-not-started",
     "backup-task-failed-to-start",
     "backup-schedule-undelivered",
+    "synthetic-journey-failed",
 ]
 DAY_SECONDS = 86_400
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fails when a tracked file holds a credential-looking string not in the committed baseline.
 
-When it fires: rotate the credential first (see README, "Rotating a credential"), then remove it
+When it fires: rotate the credential first (docs/runbooks/secret-rotation.md), then remove it
 from the change. Only a reviewed false positive goes into `.secrets.baseline`.
 """
 

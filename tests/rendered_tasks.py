@@ -6,10 +6,12 @@ a well-formed stand-in for each secret ECS would inject (`valueFrom`).
 
 import json
 import os
+from typing import Any
 from unittest import mock
 
 from app.contract import SecretEnv
 from app.settings import Settings
+from components.app_container import CONTAINER_NAME
 from plan.render import Rendering
 
 # Well-formed stand-ins for what Secrets Manager injects (`valueFrom`), by variable name.
@@ -23,10 +25,20 @@ INJECTED = {
 JOB_TASKS = ("backups-jobs-dump", "backups-jobs-verify")
 
 
+def main_container(definitions: str) -> dict[str, Any]:
+    """The task's own container among its definitions (JSON text): the app's (CONTAINER_NAME)
+    next to its sidecars, or a job's single one."""
+    containers = json.loads(definitions)
+    if len(containers) == 1:
+        return dict(containers[0])
+    [container] = [c for c in containers if c["name"] == CONTAINER_NAME]
+    return dict(container)
+
+
 def container_environment(rendering: Rendering, task_name: str) -> dict[str, str]:
     """What the container would see: its plain environment plus a stand-in per secret."""
     task = rendering.get("aws:ecs/taskDefinition:TaskDefinition", task_name)
-    [container] = json.loads(task.inputs["containerDefinitions"])
+    container = main_container(task.inputs["containerDefinitions"])
     environment = {item["name"]: item["value"] for item in container["environment"]}
     for item in container["secrets"]:
         environment[item["name"]] = INJECTED.get(item["name"], f"stand-in-{item['name'].lower()}")

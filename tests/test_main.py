@@ -22,6 +22,7 @@ COMPONENT_TYPES = {
     "miko:observability:Dashboard",
     "miko:backup:Backups",
     "miko:assets:AssetArchive",
+    "miko:observability:SyntheticsCanary",
 }
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 

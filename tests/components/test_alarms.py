@@ -13,6 +13,7 @@ from components.alarm_topics import _email_logical_suffix, _key_policy, _topic_p
 from components.alarms import alarm_names_for_rollback
 from components.deployment_events import _deployment_failed_pattern
 from components.signals import SIGNALS
+from components.synthetics_canary import ALARM_KEY as JOURNEY_ALARM_KEY
 from policies.observability import PROMISED_ALARMS
 from tests.components.edge_alarm_fixtures import (
     ACCOUNT_ID,
@@ -22,7 +23,10 @@ from tests.components.edge_alarm_fixtures import (
 )
 
 # The alarms this component owns: every promised one except the backups' (components/backups.py).
-PROMISED_KEYS = {key for key in PROMISED_ALARMS if not key.startswith("backup-")}
+# The backup alarms live in Backups, the journey alarm in SyntheticsCanary: not in Alarms.
+PROMISED_KEYS = {
+    key for key in PROMISED_ALARMS if not key.startswith("backup-") and key != JOURNEY_ALARM_KEY
+}
 CRITICAL_KEYS = {
     "http-5xx-critical",
     "latency-p95-critical",

@@ -27,8 +27,13 @@ REQUIRED_BEFORE = (
 )
 # The buckets each stack is expected to have: a bucket the test does not see is not checked.
 EXPECTED_BUCKETS = {
-    "staging": {"release-assets-bucket", "backups-dumps-bucket"},
-    "prod": {"release-assets-bucket", "backups-dumps-bucket", "load-balancer-access-logs"},
+    "staging": {"release-assets-bucket", "backups-dumps-bucket", "synthetic-journey-artifacts"},
+    "prod": {
+        "release-assets-bucket",
+        "backups-dumps-bucket",
+        "load-balancer-access-logs",
+        "synthetic-journey-artifacts",
+    },
 }
 
 

@@ -3,7 +3,12 @@ from typing import Any
 
 import pytest
 
-from app.contract import BOOKING_FAILED_METRIC, CLIENT_METRICS_NAMESPACE
+from app.contract import (
+    APP_METRICS_NAMESPACE,
+    BOOKING_FAILED_METRIC,
+    CLIENT_METRICS_NAMESPACE,
+    STATUS_CLASSES,
+)
 from components.dashboard import Dashboard, DashboardArgs, _dashboard_body
 from components.signals import HTTP_5XX_RATE, SIGNALS
 from tests.components.edge_alarm_fixtures import capture, render
@@ -155,3 +160,55 @@ def test_two_renders_give_identical_dashboard_inputs(alarm_settings, signal_sour
     )
 
     assert first == second
+
+
+# --- the app's own series (EMF) ---------------------------------------------------------------
+
+
+def _app_rows(widget: dict[str, Any]) -> list[list[Any]]:
+    return [row for row in widget["properties"]["metrics"] if row[0] == APP_METRICS_NAMESPACE]
+
+
+def test_requests_by_status_class_come_from_the_app_s_emf_lines(body):
+    widget = _widget_titled(body, "App responses by status class")
+
+    rows = _app_rows(widget)
+    assert [row[1] for row in rows] == [f"Requests_{status}" for status in STATUS_CLASSES]
+    assert all(row[2:4] == ["Environment", "production"] for row in rows)
+    assert {row[-1]["stat"] for row in rows} == {"Sum"}
+
+
+def test_app_latency_shows_p95_and_p99_of_the_emf_histograms(body):
+    widget = _widget_titled(body, "App response time by route class")
+
+    rows = [(row[1], row[-1]["stat"]) for row in _app_rows(widget)]
+    assert rows == [
+        ("Latency_page", "p95"),
+        ("Latency_page", "p99"),
+        ("Latency_ingest", "p95"),
+        ("Latency_ingest", "p99"),
+    ]
+    assert widget["properties"]["yAxis"]["left"]["label"] == "ms"
+
+
+def test_dependency_failures_and_ingest_outcomes_are_drawn(body):
+    failures = _widget_titled(body, "Dependency check failures")
+    outcomes = _widget_titled(body, "Browser ingestion POSTs by outcome")
+    rate = _widget_titled(body, "Browser ingestion POSTs refused")
+
+    assert {row[1] for row in _app_rows(failures)} == {
+        "DependencyFailures_supabase",
+        "DependencyFailures_postgres",
+        "DependencyFailures_n8n",
+        "DependencyFailures_google",
+        "DependencyFailures_other",
+    }
+    assert [row[1] for row in _app_rows(outcomes)] == [
+        "Ingest_accepted",
+        "Ingest_rejected",
+        "Ingest_rate_limited",
+    ]
+    rows = rate["properties"]["metrics"]
+    expressions = [row[0]["expression"] for row in rows if isinstance(row[0], dict)]
+    assert expressions[-1].startswith("IF(posts >= ")
+    assert "annotations" not in rate["properties"]  # graph-only: no alarm threshold

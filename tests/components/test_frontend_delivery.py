@@ -19,7 +19,7 @@ from config.stack import PROJECT_DIR, excluded_from_build_context
 from plan.render import render_stack
 from tests.components.conftest import DUMMY_SECRETS, STACKS
 from tests.components.edge_stack_fixtures import HOSTNAMES, render_edge, rules_of
-from tests.rendered_tasks import INJECTED, app_settings_from, container_environment
+from tests.rendered_tasks import INJECTED, app_settings_from, container_environment, main_container
 
 RULESET = "cloudflare:index/ruleset:Ruleset"
 IMAGE = "docker:index/image:Image"
@@ -76,7 +76,7 @@ def test_the_app_is_told_what_reaches_the_browser_by_name_never_by_value(stack):
     assert routed["VITE_SUPABASE_URL"] == SecretEnv.SUPABASE_URL
     assert SecretEnv.DATABASE_URL not in routed.values()
     task = realistic(stack).get(TASK, "app-task")
-    [container] = json.loads(task.inputs["containerDefinitions"])
+    container = main_container(task.inputs["containerDefinitions"])
     plain = json.dumps(container["environment"])
     for secret_key in ("supabaseAnonKey", "googleApiKey", "databaseUrl"):
         assert DUMMY_SECRETS[secret_key] not in plain
@@ -111,7 +111,7 @@ def test_prod_runs_the_digest_staging_ran_without_building(staging):
     assert not prod.of_type(REPOSITORY)
     environment = container_environment(prod, "app-task")
     assert environment[Env.RELEASE_IMAGE] == staging.exports["image_ref"]
-    [container] = json.loads(prod.get(TASK, "app-task").inputs["containerDefinitions"])
+    container = main_container(prod.get(TASK, "app-task").inputs["containerDefinitions"])
     assert container["image"] == staging.exports["image_ref"]
     assert prod.exports["release"] == {
         **staging.exports["release"],

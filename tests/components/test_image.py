@@ -110,3 +110,18 @@ def test_context_digest_follows_content_and_ignores_caches(tmp_path):
 def test_lifecycle_policy_is_deterministic_json():
     assert lifecycle_policy(7) == lifecycle_policy(7)
     assert json.loads(lifecycle_policy(7))["rules"][0]["selection"]["countUnit"] == "days"
+
+
+def test_a_pinned_building_stack_keeps_its_repository_and_only_stops_building(staging, render_with):
+    # The rollback by imageRef: staging runs an earlier digest. Its repository holds every
+    # release (prod runs them from it), so it stays, with its lifecycle; only the build stops.
+    earlier = staging.exports["image_ref"].split("@")[0] + "@sha256:" + "ab" * 32
+    pinned = render_with("staging", {"imageRef": earlier})
+
+    kept = pinned.get("aws:ecr/repository:Repository", "image-repository")
+    assert kept.inputs == staging.get("aws:ecr/repository:Repository", "image-repository").inputs
+    pinned.get("aws:ecr/lifecyclePolicy:LifecyclePolicy", "image-lifecycle")
+    assert pinned.of_type("docker:index/image:Image") == []
+    assert pinned.exports["image_ref"] == earlier
+    # prod promotes: it never owns a repository, pinned or not.
+    assert render_with("prod", {"imageRef": earlier}).of_type("aws:ecr/repository:Repository") == []

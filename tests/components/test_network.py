@@ -79,7 +79,9 @@ def test_nat_gateways_and_their_addresses_wait_for_the_internet_gateway(renderin
 
 
 def test_no_nat_means_no_default_route_from_private_subnets(render_with):
-    rendering = render_with("staging", {"natMode": "none", "vpcEndpoints": True})
+    rendering = render_with(
+        "staging", {"natMode": "none", "vpcEndpoints": True, "tracingEnabled": False}
+    )
     assert rendering.of_type("aws:ec2/natGateway:NatGateway") == []
     routes = rendering.of_type("aws:ec2/route:Route")
     assert [r.name for r in routes] == ["network-public-default"]

@@ -15,6 +15,7 @@ from components.secrets_store import (
 )
 from config.secrets import INTEGRATION_SECRETS
 from plan.mocks import PlatformMocks
+from tests.rendered_tasks import main_container
 
 from .conftest import DUMMY_SECRETS
 
@@ -132,7 +133,7 @@ def test_key_and_secrets_are_protected_where_the_stack_asks(rendering):
 
 def test_a_scope_sees_only_its_integrations(rendering):
     app = rendering.get("aws:ecs/taskDefinition:TaskDefinition", "app-task")
-    [container] = json.loads(app.inputs["containerDefinitions"])
+    container = main_container(app.inputs["containerDefinitions"])
     names = {entry["name"] for entry in container["secrets"]}
     assert "SCRATCH_DATABASE_URL" not in names
     assert "DATABASE_URL" in names

@@ -1,6 +1,7 @@
 """The ECS service: hardened task, secrets by valueFrom, image by digest, deployments, scaling."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from components.app_container import container_definitions
 from components.containers import execution_role_policy
 from components.service import deployment_trigger
 from config.secrets import APP_INTEGRATIONS, INTEGRATION_SECRETS
+from tests.rendered_tasks import main_container
 
 from .conftest import DUMMY_SECRETS
 
@@ -19,8 +21,7 @@ SECRET_VARIABLES = sorted(
 
 def container(rendering):
     task = rendering.get("aws:ecs/taskDefinition:TaskDefinition", "app-task")
-    (definition,) = json.loads(task.inputs["containerDefinitions"])
-    return definition
+    return main_container(task.inputs["containerDefinitions"])
 
 
 def service(rendering):
@@ -252,3 +253,102 @@ def test_execution_policy_names_only_the_given_resources():
     )
     resources = [s["Resource"] for s in policy["Statement"]]
     assert resources == ["*", "arn:repo", "arn:logs:*", ["arn:s1", "arn:s2"], "arn:key"]
+
+
+# --- tracing: the collector sidecar and its X-Ray permissions --------------------------------
+
+
+def containers_of(rendering):
+    task = rendering.get("aws:ecs/taskDefinition:TaskDefinition", "app-task")
+    return {c["name"]: c for c in json.loads(task.inputs["containerDefinitions"])}
+
+
+def task_role_statements(rendering):
+    policy = rendering.get("aws:iam/rolePolicy:RolePolicy", "app-task").inputs["policy"]
+    return json.loads(policy)["Statement"]
+
+
+def test_the_collector_sidecar_runs_beside_the_app(rendering):
+    from components.trace_collector import (  # noqa: PLC0415
+        COLLECTOR_IMAGE,
+        COLLECTOR_NAME,
+        CONFIG_VARIABLE,
+    )
+
+    task = rendering.get("aws:ecs/taskDefinition:TaskDefinition", "app-task")
+    containers = containers_of(rendering)
+    assert sorted(containers) == sorted(["app", COLLECTOR_NAME])
+    collector, app = containers[COLLECTOR_NAME], containers["app"]
+
+    assert collector["image"] == COLLECTOR_IMAGE
+    assert "@sha256:" in collector["image"]
+    assert collector["essential"] is False
+    assert app["essential"] is True
+    assert collector["readonlyRootFilesystem"] is True
+    assert collector["user"] == "4317:4317"
+    assert collector["privileged"] is False
+    assert collector["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}
+    assert collector["mountPoints"] == []
+    assert collector["healthCheck"]["command"] == ["CMD", "/healthcheck"]
+    # Its own log stream in the app's group.
+    options = collector["logConfiguration"]["options"]
+    assert options["awslogs-stream-prefix"] == COLLECTOR_NAME
+    assert options["awslogs-group"] == app["logConfiguration"]["options"]["awslogs-group"]
+    # Carved out of the task's size; the app starts once the collector has.
+    assert collector["cpu"] + app["cpu"] == int(task.inputs["cpu"])
+    assert collector["memory"] + app["memoryReservation"] == int(task.inputs["memory"])
+    assert app["dependsOn"] == [{"containerName": COLLECTOR_NAME, "condition": "START"}]
+    # The pipeline: OTLP/HTTP on loopback only, to X-Ray in the stack's region.
+    config = json.loads(
+        next(e["value"] for e in collector["environment"] if e["name"] == CONFIG_VARIABLE)
+    )
+    assert config["receivers"] == {"otlp": {"protocols": {"http": {"endpoint": "127.0.0.1:4318"}}}}
+    assert config["exporters"]["awsxray"]["region"] == "us-west-2"
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["awsxray"]
+    assert "0.0.0.0" not in json.dumps(config)  # noqa: S104 - asserting its absence
+    assert config["processors"]["memory_limiter"]["limit_mib"] < collector["memory"]
+
+
+def test_the_task_role_may_write_traces_and_nothing_more_of_x_ray(rendering):
+    xray = [
+        statement
+        for statement in task_role_statements(rendering)
+        if any(str(action).startswith("xray:") for action in statement["Action"])
+    ]
+    assert xray == [
+        {
+            "Effect": "Allow",
+            "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+            "Resource": "*",
+        }
+    ]
+
+
+def test_tracing_disabled_means_no_sidecar_and_no_x_ray_permission(render_with):
+    rendering = render_with("prod", {"tracingEnabled": False})
+    containers = containers_of(rendering)
+    assert list(containers) == ["app"]
+    assert "dependsOn" not in containers["app"]
+    assert "cpu" not in containers["app"]
+    env = {e["name"]: e["value"] for e in containers["app"]["environment"]}
+    assert env["TRACING_SAMPLE_RATE"] == "0"
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env
+    statements = task_role_statements(rendering)
+    assert not [s for s in statements if "xray" in json.dumps(s["Action"])]
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({"tracingSampleRate": "1.5"}, "tracingSampleRate"),
+        ({"tracingSampleRate": "0"}, "must be above 0 with tracingEnabled"),
+        ({"tracingCollectorCpu": 200}, "tracingCollectorCpu: 200 is more than half of taskCpu"),
+        ({"tracingCollectorMemoryMib": 256}, "more than a quarter of taskMemory"),
+        ({"natMode": "none", "vpcEndpoints": True}, "tracingEnabled: natMode 'none'"),
+    ],
+)
+def test_tracing_config_problems_are_refused(render_with, config, problem):
+    from plan.render import RenderFailed  # noqa: PLC0415
+
+    with pytest.raises(RenderFailed, match=re.escape(problem)):
+        render_with("staging", config)

@@ -11,6 +11,7 @@ from app.contract import (
     APP_METRICS_NAMESPACE,
     CLIENT_METRICS_NAMESPACE,
     DATABASE_CHECK_FAILED,
+    EMF_METRIC_NAMES,
     ENVIRONMENT_DIMENSION,
 )
 from components import alarms
@@ -18,7 +19,13 @@ from components.alarm_topics import AlarmTopics
 from components.alarms import _alarm_properties, _notifications
 from components.dashboard import _dashboard_body
 from components.signal_model import Metric, Panel, Signal
-from components.signals import ALB, SIGNALS
+from components.signals import (
+    ALB,
+    APP_SIGNALS,
+    INGEST_REJECTION_MIN_POSTS,
+    INGEST_REJECTION_RATE,
+    SIGNALS,
+)
 from config.sections import AlarmSettings
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -117,7 +124,10 @@ def test_alarm_properties_come_from_the_entry_and_the_settings(alarm_settings, s
     properties = _alarm_properties(_signal("latency-p95-critical"), alarm_settings, signal_scope)
 
     assert properties == {
-        "alarm_description": "p95 target response time above 3.0 s (critical)",
+        "alarm_description": (
+            "p95 target response time above 3.0 s (critical). "
+            "Runbook: docs/runbooks/alarms.md#latency-p95-critical"
+        ),
         "namespace": ALB,
         "metric_name": "TargetResponseTime",
         "dimensions": {
@@ -188,5 +198,48 @@ def test_a_new_entry_gets_its_alarm(monkeypatch, render_alarms):
 
     (alarm,) = [a for a in mocks.of_type(METRIC_ALARM) if a.name == "alarms-ecs-running-tasks-low"]
     assert alarm.inputs["metricName"] == "RunningTaskCount"
-    assert alarm.inputs["alarmDescription"] == "Fewer than 1 running task"
+    assert alarm.inputs["alarmDescription"] == (
+        "Fewer than 1 running task. Runbook: docs/runbooks/alarms.md#ecs-running-tasks-low"
+    )
     assert outputs["alarm_names"]["ecs-running-tasks-low"] == "miko-prod-ecs-running-tasks-low"
+
+
+# --- the app's own series (EMF, app/emf.py) -----------------------------------------------------
+
+
+def _emf_metrics(query: Metric | Any) -> list[Metric]:
+    return [query] if isinstance(query, Metric) else [metric for _, metric in query.inputs]
+
+
+def test_app_signals_read_the_emf_series_the_app_writes(signal_scope):
+    metrics = [metric for signal in APP_SIGNALS for metric in _emf_metrics(signal.query)]
+    assert metrics
+    for metric in metrics:
+        assert metric.namespace == APP_METRICS_NAMESPACE
+        assert metric.metric_name("miko-prod") in EMF_METRIC_NAMES
+        assert metric.dimensions(signal_scope) == {ENVIRONMENT_DIMENSION: "production"}
+        assert not metric.per_stack  # the Environment dimension keeps the stacks apart
+    assert set(APP_SIGNALS) <= set(SIGNALS)
+
+
+def test_app_signals_graph_every_status_class_dependency_and_ingest_outcome():
+    graphed = {m.name for signal in APP_SIGNALS for m in _emf_metrics(signal.query)}
+    counted = {name for name in EMF_METRIC_NAMES if not name.startswith("Latency_")}
+    assert counted - {"DependencyChecks"} <= graphed
+    latency = {
+        signal.query.stat
+        for signal in APP_SIGNALS
+        if isinstance(signal.query, Metric) and signal.query.name.startswith("Latency_")
+    }
+    assert latency == {"p95", "p99"}
+
+
+def test_app_signals_add_no_alarm():
+    assert all(signal.severity is None for signal in APP_SIGNALS)
+
+
+def test_ingest_rejection_rate_ignores_a_handful_of_posts():
+    (result_id, expression) = INGEST_REJECTION_RATE.steps[-1]
+    assert result_id == "rejected_rate"
+    assert f"IF(posts >= {INGEST_REJECTION_MIN_POSTS}," in expression
+    assert [query_id for query_id, _ in INGEST_REJECTION_RATE.inputs] == ["accepted", "rejected"]

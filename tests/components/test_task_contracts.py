@@ -54,3 +54,24 @@ def test_the_backup_jobs_run_under_the_stacks_app_env(rendering, command):
 
     assert plain["APP_ENV"] == {"staging": "staging", "prod": "production"}[rendering.stack]
     assert plain["APP_ENV"] == container_environment(rendering, "app-task")["APP_ENV"]
+
+
+def test_the_app_traces_to_the_sidecar_at_the_stacks_rate(rendering):
+    from app.contract import OTLP_HTTP_PORT  # noqa: PLC0415
+    from components.trace_collector import collector_config  # noqa: PLC0415
+
+    environment = container_environment(rendering, "app-task")
+    settings = app_settings_from(environment)
+
+    assert settings.tracing_sample_rate == 0.1
+    assert settings.otel_exporter_otlp_endpoint == f"http://127.0.0.1:{OTLP_HTTP_PORT}"
+    receiver = collector_config(region="us-west-2", memory_mib=128)["receivers"]["otlp"]
+    assert receiver["protocols"]["http"]["endpoint"] == f"127.0.0.1:{OTLP_HTTP_PORT}"
+    log_group = rendering.get("aws:cloudwatch/logGroup:LogGroup", "app-logs").inputs["name"]
+    assert environment["OTEL_RESOURCE_ATTRIBUTES"] == f"aws.log.group.names={log_group}"
+
+
+def test_without_tracing_the_app_starts_with_tracing_off(render_with):
+    rendering = render_with("staging", {"tracingEnabled": False})
+    settings = app_settings_from(container_environment(rendering, "app-task"))
+    assert settings.tracing_sample_rate == 0

@@ -144,3 +144,33 @@ def test_the_plan_never_prints_or_writes_a_secret_it_was_given(scratch_project):
 def test_an_unknown_base_revision_is_named(capsys):
     assert main(["--stack", "staging", "--base", "no-such-revision"]) == 2
     assert "cannot read git revision 'no-such-revision'" in capsys.readouterr().err
+
+
+def test_the_plan_prints_the_estimated_monthly_cost_and_writes_it_as_json(tmp_path, capsys):
+    json_path = tmp_path / "staging.json"
+    assert main(["--stack", "staging", "--json", str(json_path)]) == 0
+    text = capsys.readouterr().out
+    cost = json.loads(json_path.read_text())["cost"]
+
+    block = text[text.index("Estimated monthly cost:") :]
+    head = f"Estimated monthly cost: ${cost['total_monthly']:,.2f} (list prices as of "
+    assert block.startswith(head)
+    assert cost["prices_as_of"] in block.splitlines()[0]
+    assert "Usage assumptions (plan/usage.yaml, staging):" in block
+    assert "NAT gateway hour: network-nat-0" in block
+    assert cost["unclassified_kinds"] == []
+
+
+def test_the_diff_against_a_base_prints_the_cost_of_the_change(scratch_project):
+    stack_file = scratch_project / "Pulumi.staging.yaml"
+    source = stack_file.read_text()
+    assert "miko-platform:natMode: single\n" in source
+    stack_file.write_text(source.replace("natMode: single\n", "natMode: per-az\n"))
+
+    result = run_plan(scratch_project, "--stack", "staging", "--base", "HEAD")
+
+    assert result.returncode == 0, result.stderr
+    assert "Against HEAD: +$36.50/month: 1 Elastic IP added, 1 NAT gateway added" in result.stdout
+    change = json.loads((scratch_project / ".plan" / "staging.json").read_text())["cost_change"]
+    assert change["change_monthly"] == pytest.approx(36.5)
+    assert change["kinds"]["NAT gateway"] == {"before": 1, "after": 2}

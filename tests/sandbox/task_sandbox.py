@@ -54,6 +54,8 @@ from typing import Any
 
 from dockerfile_parse import DockerfileParser
 
+from components.app_container import CONTAINER_NAME
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPOSITORY / "app" / "Dockerfile"
 
@@ -222,7 +224,13 @@ class ContainerSpec:
 
     @classmethod
     def from_task_definition(cls, inputs: Mapping[str, Any]) -> ContainerSpec:
-        [container] = json.loads(inputs["containerDefinitions"])
+        """The task's main container: the only one, or the app's (CONTAINER_NAME) beside its
+        sidecars (the trace collector, which the sandbox does not run)."""
+        containers = json.loads(inputs["containerDefinitions"])
+        if len(containers) == 1:
+            [container] = containers
+        else:
+            [container] = [c for c in containers if c["name"] == CONTAINER_NAME]
         capabilities = container.get("linuxParameters", {}).get("capabilities", {})
         health = container.get("healthCheck", {})
         return cls(
