@@ -3,21 +3,30 @@ SHELL := /bin/bash
 PYTHON_BASE ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock | sha1sum | cut -c1-12)
 STACK ?= staging
 EDGE_STACK ?= clinic
 CROSS_STACK ?= yes
 BASE ?=
 
-.PHONY: setup system-deps run test lint pytest bench plan clean
+.PHONY: setup lock system-deps run test lint pytest bench plan clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements-dev.txt app/requirements.txt
+# Installs exactly the locked set, every file checked against its hash (pip itself is in the lock).
+$(STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	rm -f $(VENV)/.installed-* && touch $@
+
+# The lockfiles from the human-edited inputs (README "Supply chain"): the image's runtime set and
+# everything `make setup` installs, both for CPython 3.11 on Linux x86_64. uv keeps the pins already
+# in a lock unless an input asks otherwise; LOCK_ARGS="--upgrade-package NAME" moves one on.
+LOCK := $(VENV)/bin/uv pip compile --quiet --no-progress --no-config --generate-hashes \
+	--python-version 3.11 --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock"
+lock: setup
+	$(LOCK) $(LOCK_ARGS) app/requirements.txt -o app/requirements.lock
+	$(LOCK) $(LOCK_ARGS) requirements-dev.txt -o requirements-dev.lock
 
 system-deps:
 	bash scripts/install-system-deps

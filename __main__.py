@@ -16,7 +16,9 @@ Deploys:
   stack (edge/) builds this hostname's rules in the shared zone (cache, rate limit, security
   headers, origin proof, SSL strict, WAF);
 - alarms (SNS topics, CloudWatch alarms, Route 53 health check) and a CloudWatch dashboard;
-- backups: a locked dump bucket, scheduled dump and verify tasks, AWS Backup of the bucket.
+- backups: a locked dump bucket, scheduled dump and verify tasks, AWS Backup of the bucket;
+- the audit trail: a multi-region CloudTrail trail into a locked bucket, with CIS alarms
+  (none where an organization trail covers the account).
 
 Every per-environment value comes from Pulumi.<stack>.yaml; defaults are in Pulumi.yaml.
 """
@@ -30,6 +32,7 @@ import pulumi_cloudflare as cloudflare
 from app import __version__
 from components.alarms import Alarms, AlarmsArgs, alarm_names_for_rollback
 from components.asset_archive import AssetArchive, AssetArchiveArgs
+from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.backups import Backups, BackupsArgs
 from components.cdn import Cdn, CdnArgs
 from components.dashboard import Dashboard, DashboardArgs
@@ -240,6 +243,28 @@ backups = Backups(
     opts=in_region,
 )
 
+# The audit trail, unless an organization trail already covers the account (config says so).
+audit_trail = (
+    None
+    if settings.audit.organization_trail
+    else AuditTrail(
+        "audit",
+        AuditTrailArgs(
+            prefix=prefix,
+            region=region,
+            account_id=account_id,
+            settings=settings.audit,
+            dump_bucket_arn=backups.bucket_name.apply(lambda name: f"arn:aws:s3:::{name}"),
+            log_retention_days=settings.service.log_retention_days,
+            log_kms_key_arn=secrets.key_arn,
+            critical_topic_arn=alarms.topic_arn,
+            warning_topic_arn=alarms.warning_topic_arn,
+            protect=protect,
+        ),
+        opts=in_region,
+    )
+)
+
 pulumi.export("site_url", cdn.site_url)
 # Read by the edge stack (edge/), which owns the zone's rulesets: deploy it after this stack.
 pulumi.export(
@@ -271,6 +296,9 @@ pulumi.export("backup_bucket_name", backups.bucket_name)
 pulumi.export("backup_vault_arn", backups.vault_arn)
 pulumi.export("backup_kms_key_arn", backups.bucket_key_arn)
 pulumi.export("backup_restore_role_arn", backups.restore_role_arn)
+if audit_trail is not None:
+    pulumi.export("audit_trail_arn", audit_trail.trail_arn)
+    pulumi.export("audit_bucket_name", audit_trail.bucket_name)
 # Where one-off tasks (a manual backup run, a restore drill) run: docs/runbooks/restore.md.
 pulumi.export("private_subnet_ids", network.private_subnet_ids)
 pulumi.export("task_security_group_id", network.task_security_group_id)

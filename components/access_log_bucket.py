@@ -17,7 +17,11 @@ def access_log_bucket_policy(bucket_arn: str, account_id: str, elb_account_arn: 
     """ELB may write this account's log prefix; nobody may use the bucket without TLS.
 
     Regions launched before August 2022 deliver as the regional ELB account, newer ones as the
-    log-delivery service principal; granting both works everywhere.
+    log-delivery service principal; granting both works everywhere. The service grant carries no
+    aws:SourceAccount/aws:SourceArn: the ALB guide's statement for that principal has none and
+    does not document them for log delivery, so the grant is limited by its resource to this
+    account's AWSLogs/<account>/ prefix instead (an exception, with this reason, in
+    policies/config/*.json).
     https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
     """
     log_objects = f"{bucket_arn}/AWSLogs/{account_id}/*"

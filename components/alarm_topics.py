@@ -17,9 +17,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+from components.policy_documents import service_principal_statement
 
 ALARM_PUBLISHER = "cloudwatch.amazonaws.com"
 EVENT_PUBLISHER = "events.amazonaws.com"
@@ -171,10 +174,14 @@ class _TopicBuilder:
 def _key_policy(account_id: str, publisher_services: Sequence[str]) -> str:
     """Key policy: the account administers the key; the publishing services encrypt with it.
 
-    The service grant is the statement AWS documents for service publishers to encrypted topics
-    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services),
-    with no source conditions: the topic policy limits publishing to this account, and this key
-    protects nothing but the alarm topics.
+    The service grants are the statement AWS documents for service publishers to encrypted topics
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+    CloudWatch's carries the confused-deputy guard (aws:SourceAccount). EventBridge's does not:
+    the EventBridge guide says the aws:SourceArn, aws:SourceAccount and aws:SourceOrgID keys are
+    not supported in the KMS key policy of an encrypted SNS target (eb-use-resource-based,
+    Amazon SNS permissions), so a guard there would drop every event. The topic policy still
+    limits EventBridge to this account's rules, and this key protects only the alarm topics;
+    the exception and its reason are in policies/config/*.json.
     """
     return json.dumps(
         {
@@ -187,17 +194,47 @@ def _key_policy(account_id: str, publisher_services: Sequence[str]) -> str:
                     "Action": "kms:*",
                     "Resource": "*",
                 },
-                {
-                    "Sid": "AlarmPublishersEncrypt",
-                    "Effect": "Allow",
-                    "Principal": {"Service": sorted(publisher_services)},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                    "Resource": "*",
-                },
+                *_publisher_key_statements(account_id, publisher_services),
             ],
         },
         sort_keys=True,
     )
+
+
+_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
+
+
+def _publisher_key_statements(
+    account_id: str, publisher_services: Sequence[str]
+) -> list[dict[str, Any]]:
+    """CloudWatch (guarded by the source account) and, when it publishes, EventBridge (unguarded:
+    see `_key_policy`)."""
+    statements: list[dict[str, Any]] = []
+    if ALARM_PUBLISHER in publisher_services:
+        statements.append(
+            service_principal_statement(
+                ALARM_PUBLISHER,
+                _KEY_ACTIONS,
+                account_id=account_id,
+                resource="*",
+                sid="AlarmPublishersEncrypt",
+            )
+        )
+    if EVENT_PUBLISHER in publisher_services:
+        # No source condition: EventBridge does not support them in this key policy (_key_policy).
+        statements.append(
+            {
+                "Sid": "EventPublishersEncrypt",
+                "Effect": "Allow",
+                "Principal": {"Service": EVENT_PUBLISHER},
+                "Action": sorted(_KEY_ACTIONS),
+                "Resource": "*",
+            }
+        )
+    unknown = set(publisher_services) - {ALARM_PUBLISHER, EVENT_PUBLISHER}
+    if unknown:
+        raise ValueError(f"no key grant is defined for publishers {sorted(unknown)}")
+    return statements
 
 
 def _topic_policy(topic_arn: str, account_id: str, publisher_services: Sequence[str]) -> str:
@@ -206,14 +243,13 @@ def _topic_policy(topic_arn: str, account_id: str, publisher_services: Sequence[
         {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    "Sid": "AlarmPublishersFromThisAccount",
-                    "Effect": "Allow",
-                    "Principal": {"Service": sorted(publisher_services)},
-                    "Action": "sns:Publish",
-                    "Resource": topic_arn,
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                },
+                service_principal_statement(
+                    publisher_services,
+                    "sns:Publish",
+                    account_id=account_id,
+                    resource=topic_arn,
+                    sid="AlarmPublishersFromThisAccount",
+                ),
                 {
                     "Sid": "DenyPublishWithoutTls",
                     "Effect": "Deny",

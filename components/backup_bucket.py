@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from app.contract import BACKUP_DUMP_PREFIX
-from components.policy_documents import tls_only_bucket_policy
+from components.policy_documents import iam_governed_key_policy, tls_only_bucket_policy
 from components.s3_buckets import BucketSettings, suffixed_names
 from config.sections import BackupSettings
 
@@ -70,11 +70,17 @@ class BackupBucket(pulumi.ComponentResource):
         super().__init__("miko:backup:BackupBucket", name, None, opts)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
 
+        account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
         key = aws.kms.Key(
             f"{name}-key",
             description="Encrypts the database dumps",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            # Only IAM grants use it: the backup jobs' role (backup_job_specs.job_policy) and
+            # the AWS Backup role; S3 uses it on their behalf (kms:ViaService), no grant of its own.
+            policy=account_id.apply(iam_governed_key_policy),
             opts=stateful,
         )
         bucket = aws.s3.Bucket(

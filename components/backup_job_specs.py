@@ -12,7 +12,7 @@ from typing import Any
 from app.contract import BACKUP_DUMP_PREFIX, Env
 from components.backup_bucket import DUMP_PREFIX
 from components.containers import hardened_container, serialise
-from components.policy_documents import allow, document
+from components.policy_documents import allow, document, service_principal_statement
 from config.secrets import BACKUP_DUMP_SECRETS, BACKUP_VERIFY_SECRETS
 
 JOB_STOP_TIMEOUT_SECONDS = 60
@@ -120,7 +120,9 @@ def scheduler_policy(
     queues are encrypted with the stack's key, so the sender also needs kms:GenerateDataKey and
     kms:Decrypt on it (a producer to an SSE-KMS queue,
     https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html);
-    the key's policy delegates to IAM.
+    the key's policy delegates to IAM. The same key encrypts the schedules themselves
+    (`kms_key_arn`): with a customer managed key the execution role needs kms:Decrypt on it to
+    invoke the target (https://docs.aws.amazon.com/scheduler/latest/UserGuide/encryption-rest.html).
     """
     return document(
         [
@@ -148,14 +150,13 @@ def dead_letter_queue_policy(queue_arn: str, schedule_arn: str, sender_role_arn:
                 "Action": "sqs:SendMessage",
                 "Resource": queue_arn,
             },
-            {
-                "Sid": "SchedulerSendsForThisSchedule",
-                "Effect": "Allow",
-                "Principal": {"Service": "scheduler.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": schedule_arn}},
-            },
+            service_principal_statement(
+                "scheduler.amazonaws.com",
+                "sqs:SendMessage",
+                source_arn=schedule_arn,
+                resource=queue_arn,
+                sid="SchedulerSendsForThisSchedule",
+            ),
             {
                 "Sid": "NobodyElseSends",
                 "Effect": "Deny",

@@ -280,6 +280,9 @@ class BackupJobs(pulumi.ComponentResource):
             # The days the success alarms evaluate are cut on the same clock.
             schedule_expression_timezone=EVALUATION_TIMEZONE,
             flexible_time_window={"mode": "OFF"},
+            # The schedule's target and payload at rest, under the stack's key (the key policy
+            # delegates to IAM; the scheduler role may decrypt with it: scheduler_policy).
+            kms_key_arn=args.kms_key_arn,
             target={
                 "arn": args.cluster_arn,
                 "role_arn": role.arn,

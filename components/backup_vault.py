@@ -12,7 +12,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.backup_restore_testing import create_restore_testing
-from components.policy_documents import assume_role_policy
+from components.policy_documents import (
+    assume_role_policy_without_source_guard,
+    iam_governed_key_policy,
+)
 from components.runbooks import RULE_DESCRIPTION_MAX, alarm_description
 from config.sections import BackupSettings
 
@@ -78,6 +81,9 @@ class BackupVault(pulumi.ComponentResource):
     ) -> None:
         super().__init__("miko:backup:BackupVault", name, None, opts)
         self._args = args
+        self._account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
         vault = self._create_vault(name, region=None)
         copy_vault = (
             self._create_vault(f"{name}-copy", args.settings.copy_to_region)
@@ -126,6 +132,11 @@ class BackupVault(pulumi.ComponentResource):
             description="Encrypts AWS Backup recovery points of the database dumps",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            # AWS Backup encrypts and copies with the role it assumes, whose IAM policies (the
+            # AWS-managed BACKUP_SERVICE_POLICIES) must agree with the key policy
+            # (https://docs.aws.amazon.com/aws-backup/latest/devguide/encryption.html): the
+            # key policy delegates to IAM and grants no service principal of its own.
+            policy=self._account_id.apply(iam_governed_key_policy),
             region=region,
             opts=stateful,
         )
@@ -146,7 +157,12 @@ class BackupVault(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=assume_role_policy("backup.amazonaws.com"),
+            # No aws:SourceAccount/aws:SourceArn: AWS Backup documents the confused-deputy keys
+            # for its resource policies (vault notification topics), not for assuming the
+            # backup role, whose documented trust (AWSBackupDefaultServiceRole) has no
+            # condition; a guard the service does not set would stop every backup. Recorded
+            # as an exception in policies/config/*.json.
+            assume_role_policy=assume_role_policy_without_source_guard("backup.amazonaws.com"),
             opts=child,
         )
         for policy_arn in BACKUP_SERVICE_POLICIES:

@@ -18,11 +18,21 @@ def service_role(
     opts: pulumi.ResourceOptions,
     description: str | None = None,
 ) -> aws.iam.Role:
-    """A role only `service` may assume; `policy`, when given, is its inline policy `name`."""
+    """A role only `service` may assume, for this account only (`aws:SourceAccount`, the
+    confused-deputy guard); `policy`, when given, is its inline policy `name`.
+
+    The services given roles here document the guard in their trust policies: ECS tasks
+    (task-iam-roles: "use the aws:SourceAccount or aws:SourceArn condition keys ... in the trust
+    relationship"), VPC flow logs (flow-logs-iam-role) and EventBridge Scheduler (setting-up,
+    execution role).
+    """
+    account_id = aws.get_caller_identity_output(
+        opts=pulumi.InvokeOutputOptions(parent=opts.parent)
+    ).account_id
     role = aws.iam.Role(
         name,
         description=description,
-        assume_role_policy=assume_role_policy(service),
+        assume_role_policy=account_id.apply(lambda account: assume_role_policy(service, account)),
         opts=opts,
     )
     if policy is not None:

@@ -86,6 +86,17 @@ class Network(pulumi.ComponentResource):
             opts=self._child,
         )
         self.vpc_id = self._vpc.id
+        # FSBP EC2.2 / CIS 5.4: the VPC's default group admits and sends nothing. Adopting it
+        # with no rules makes the provider remove AWS's defaults (all from itself, all out);
+        # nothing here uses it, so anything placed in it by mistake is cut off.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=self._vpc.id,
+            ingress=[],
+            egress=[],
+            tags={"Name": f"{name}-default-closed"},
+            opts=self._child,
+        )
         public_cidrs, private_cidrs = subnet_cidrs(settings.vpc_cidr, len(self.availability_zones))
         public = self._create_subnets("public", public_cidrs)
         private = self._create_subnets("private", private_cidrs)

@@ -41,6 +41,10 @@ def key_policy(account_id: str, region: str) -> str:
 
     CloudWatch Logs needs an explicit grant scoped by its encryption context
     (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+    That grant carries no aws:SourceAccount/aws:SourceArn: the CloudWatch Logs guide's key policy
+    guards it with the kms:EncryptionContext:aws:logs:arn condition (this account's log groups
+    only), and does not document the source keys on its KMS calls; a guard it does not set would
+    stop every encrypted log group. Recorded, with this reason, in policies/config/*.json.
     """
     statements: list[dict[str, Any]] = [
         {

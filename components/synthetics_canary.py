@@ -43,7 +43,12 @@ import pulumi_aws as aws
 
 from app.security_headers import security_headers
 from components.alarms import alarm_name
-from components.policy_documents import allow, document, tls_only_bucket_policy
+from components.policy_documents import (
+    allow,
+    assume_role_policy,
+    document,
+    tls_only_bucket_policy,
+)
 from components.runbooks import alarm_description
 from components.s3_buckets import BucketSettings, expiring_objects_rules, suffixed_names
 from config.sections import CanarySettings
@@ -120,16 +125,7 @@ def journey_environment(
 
 def trust_policy(account_id: str) -> str:
     """Lambda (which runs the canary) may assume the role, for this account's functions only."""
-    return document(
-        [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
-        ]
-    )
+    return assume_role_policy("lambda.amazonaws.com", account_id)
 
 
 def role_policy(bucket_arn: str, region: str, account_id: str, name: str) -> str:

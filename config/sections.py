@@ -132,6 +132,8 @@ ConfigBool = Annotated[bool, BeforeValidator(_strict_bool)]
 StringList = Annotated[tuple[str, ...], _json_text("a list of strings")]
 StringMap = Annotated[dict[str, str], _json_text("an object of strings")]
 RetentionDays = Annotated[int, Field(ge=1, le=3653)]
+FLOW_LOG_RETENTION_FLOOR_DAYS = 365
+"""Fewest days VPC flow logs are kept (a year of network evidence; policies/config too)."""
 
 
 def section_config(key_prefix: str = "") -> ConfigDict:
@@ -192,7 +194,13 @@ class NetworkSettings(Section):
     @field_validator("flow_log_retention_days")
     @classmethod
     def _published_retention(cls, days: int, info: ValidationInfo) -> int:
-        return _retention_above_floor(days, info)
+        days = _retention_above_floor(days, info)
+        if days < FLOW_LOG_RETENTION_FLOOR_DAYS:
+            raise ValueError(
+                f"{days} is below {FLOW_LOG_RETENTION_FLOOR_DAYS} days (flow logs are kept at "
+                "least a year: issue 15, the policy pack's minFlowLogRetentionDays)"
+            )
+        return days
 
 
 class ImageSettings(Section):
@@ -675,6 +683,22 @@ class BackupSettings(Section):
     @property
     def restore_testing_cron(self) -> str | None:
         return self.restore_testing_schedule if self.restore_testing else None
+
+
+class AuditSettings(Section):
+    """The audit trail (components/audit_trail.py): a CloudTrail trail into a locked bucket."""
+
+    model_config = section_config("audit")
+    organization_trail: ConfigBool
+    """The account is covered by an organization trail: the program creates no trail of its own."""
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"]
+    object_lock_days: int = Field(ge=1, le=3650)
+    expire_after_days: int = Field(ge=1, le=3650)
+
+    @field_validator("expire_after_days")
+    @classmethod
+    def _outlives_lock(cls, expire: int, info: ValidationInfo) -> int:
+        return _at_least(expire, info, "object_lock_days", "auditObjectLockDays")
 
 
 class IdentitySettings(Section):

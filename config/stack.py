@@ -26,6 +26,7 @@ from config.secrets import (
 )
 from config.sections import (
     AlarmSettings,
+    AuditSettings,
     BackupSettings,
     CanarySettings,
     EdgeSettings,
@@ -55,6 +56,7 @@ SECTIONS: tuple[type[Section], ...] = (
     BackupSettings,
     CanarySettings,
     TracingSettings,
+    AuditSettings,
 )
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 """The Pulumi project: the image's build context, against which frontendSource resolves."""
@@ -90,6 +92,7 @@ class StackSettings:
     backup: BackupSettings
     canary: CanarySettings
     tracing: TracingSettings
+    audit: AuditSettings
     secrets: Mapping[str, pulumi.Output[str]]
     rotated_on: Mapping[str, datetime.date]
     """Last rotation date by secret config key (from `<key>RotatedOn`)."""
@@ -315,6 +318,7 @@ def load_stack_settings(config: pulumi.Config | None = None) -> StackSettings:
         backup=sections[BackupSettings],
         canary=sections[CanarySettings],
         tracing=sections[TracingSettings],
+        audit=sections[AuditSettings],
         secrets=secrets,
         rotated_on={
             key.removesuffix(ROTATED_ON_SUFFIX): value

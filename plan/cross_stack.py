@@ -130,6 +130,8 @@ AWS_NAMES: Mapping[str, tuple[NameRule, ...]] = {
     "aws:appautoscaling/policy:Policy": (
         _region("Application Auto Scaling policy", parent=Parent("resourceId")),
     ),
+    # CloudTrail: a trail's name is unique in its account and home region
+    "aws:cloudtrail/trail:Trail": (_region("CloudTrail trail"),),
     # Keys and secrets
     "aws:kms/alias:Alias": (_region("KMS alias"),),
     "aws:secretsmanager/secret:Secret": (_region("Secrets Manager secret"),),

@@ -1,9 +1,14 @@
-"""Load balancer TLS and redirects, header hygiene, and security group ingress."""
+"""Load balancer TLS and redirects, header hygiene, security group ingress, default groups."""
 
 import ipaddress
 from typing import Any
 
-from pulumi_policy import ResourceValidationArgs
+from pulumi_policy import (
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
 
 from policies._props import (
     UNKNOWN,
@@ -15,8 +20,12 @@ from policies._props import (
     is_unknown,
     items,
     lookup,
+    plain,
     property_check,
+    references,
     resource_policy,
+    resources_of,
+    stack_policy,
     string_list_setting,
     strings,
 )
@@ -26,6 +35,8 @@ LOAD_BALANCER_TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+VPC = "aws:ec2/vpc:Vpc"
+DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 
 # ELB predefined policies that only negotiate TLS 1.2 or newer:
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
@@ -195,6 +206,37 @@ def _check_public_ingress(props: Props, args: ResourceValidationArgs, report: Re
                 )
 
 
+def _open_rules(group: PolicyResource) -> list[str]:
+    """The rule lists ('ingress', 'egress') a default security group still has."""
+    props = plain(group.props)
+    open_rules = []
+    for direction in ("ingress", "egress"):
+        rules = lookup(props, direction)
+        if not is_unknown(rules) and rules:
+            open_rules.append(direction)
+    return open_rules
+
+
+def _check_default_groups_closed(args: StackValidationArgs, report: ReportViolation) -> None:
+    groups = list(resources_of(args, DEFAULT_SECURITY_GROUP))
+    for vpc in resources_of(args, VPC):
+        adopted = [group for group in groups if references(group, "vpcId", vpc)]
+        if not adopted:
+            report(
+                f"VPC '{vpc.name}' keeps its default security group's rules (all traffic from the "
+                "group, all egress): adopt it with an aws.ec2.DefaultSecurityGroup with no "
+                "ingress and no egress (FSBP EC2.2, CIS 5.4).",
+                vpc.urn,
+            )
+        for group in adopted:
+            for direction in _open_rules(group):
+                report(
+                    f"Default security group '{group.name}' of VPC '{vpc.name}' has {direction} "
+                    "rules: leave it with none (FSBP EC2.2, CIS 5.4).",
+                    group.urn,
+                )
+
+
 POLICIES = [
     resource_policy(
         "alb-https-listener-tls12",
@@ -222,5 +264,11 @@ POLICIES = [
         (SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE),
         _check_public_ingress,
         INGRESS_SCHEMA,
+    ),
+    stack_policy(
+        "vpc-default-security-group-closed",
+        "Checks whether every VPC's default security group is adopted with no ingress and no "
+        "egress rules.",
+        _check_default_groups_closed,
     ),
 ]

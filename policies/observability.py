@@ -35,6 +35,7 @@ METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 SNS_TOPIC = "aws:sns/topic:Topic"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 ALARM_TAG = "alarm"
 
 PROMISED_ALARMS = [
@@ -59,6 +60,8 @@ PROMISED_ALARMS = [
     "backup-task-failed-to-start",
     "backup-schedule-undelivered",
     "synthetic-journey-failed",
+    "root-account-usage",
+    "cloudtrail-config-changes",
 ]
 DAY_SECONDS = 86_400
 
@@ -79,6 +82,13 @@ WIRING_SCHEMA: ConfigSchema = {
     )
 }
 
+FLOW_LOG_RETENTION_SCHEMA: ConfigSchema = {
+    "minFlowLogRetentionDays": integer_setting(
+        minimum=1,
+        description="Fewest days the log group a VPC flow log writes to may keep its events.",
+        default=365,
+    )
+}
 CALENDAR_SCHEMA: ConfigSchema = {
     "wallClockAlarms": string_list_setting(
         description="Alarm keys that must evaluate whole UTC days (a wall clock window).",
@@ -94,6 +104,32 @@ def _check_retention(props: Props, args: ResourceValidationArgs, report: Report)
     floor = config_value(args.get_config(), RETENTION_SCHEMA, "minRetentionDays")
     if not isinstance(days, int | float) or days <= 0 or days < floor:
         report(f"Log group '{args.name}' must set retentionInDays to at least {floor}.")
+
+
+def _flow_log_groups(flow_log: PolicyResource, args: StackValidationArgs) -> list[PolicyResource]:
+    """The stack's log groups a flow log writes to (by logDestination, or the older
+    logGroupName)."""
+    return [
+        group
+        for group in resources_of(args, LOG_GROUP)
+        if references(flow_log, "logDestination", group)
+        or references(flow_log, "logGroupName", group)
+    ]
+
+
+def _check_flow_log_retention(args: StackValidationArgs, report: ReportViolation) -> None:
+    floor = config_value(args.get_config(), FLOW_LOG_RETENTION_SCHEMA, "minFlowLogRetentionDays")
+    for flow_log in resources_of(args, FLOW_LOG):
+        for group in _flow_log_groups(flow_log, args):
+            days = lookup(plain(group.props), "retentionInDays")
+            if is_unknown(days):
+                continue
+            if not isinstance(days, int | float) or days <= 0 or days < floor:
+                report(
+                    f"Log group '{group.name}' receives VPC flow log '{flow_log.name}': set its "
+                    f"retentionInDays to at least {floor} (a year of network evidence).",
+                    group.urn,
+                )
 
 
 _check_log_encryption = property_check(
@@ -199,6 +235,13 @@ POLICIES = [
         "Checks whether log groups are encrypted with a customer managed KMS key.",
         (LOG_GROUP,),
         _check_log_encryption,
+    ),
+    stack_policy(
+        "vpc-flow-log-retention",
+        "Checks whether the log groups VPC flow logs write to keep their events at least the "
+        "configured number of days.",
+        _check_flow_log_retention,
+        FLOW_LOG_RETENTION_SCHEMA,
     ),
     stack_policy(
         "promised-alarms-present",

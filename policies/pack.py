@@ -11,11 +11,13 @@ from typing import TypedDict
 from pulumi_policy import EnforcementLevel, Policy
 
 from policies import (
+    audit,
     compute,
     edge,
     network_tls,
     observability,
     origin,
+    principals,
     secrets_keys,
     storage_backups,
     tagging,
@@ -29,7 +31,9 @@ ALL_POLICIES: list[Policy] = [
     *origin.POLICIES,
     *compute.POLICIES,
     *secrets_keys.POLICIES,
+    *principals.POLICIES,
     *storage_backups.POLICIES,
+    *audit.POLICIES,
     *edge.POLICIES,
     *observability.POLICIES,
     *tagging.POLICIES,

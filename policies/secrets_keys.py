@@ -1,4 +1,5 @@
-"""Secrets Manager secrets, their rotation age, and KMS keys.
+"""Secrets Manager secrets, their rotation age, KMS keys and their policies, and what else
+must be encrypted with the stack's keys (Scheduler schedules).
 
 Rotation dates are stack config, not resource properties, so the program puts them on the
 secret: each `aws.secretsmanager.Secret` carries the tag `rotated-on` = the oldest ISO date among
@@ -15,9 +16,13 @@ from policies._props import (
     Props,
     Report,
     config_value,
+    contains_unknown,
     integer_setting,
     is_true,
     is_unknown,
+    items,
+    json_document,
+    lookup,
     property_check,
     resource_policy,
     string_setting,
@@ -26,6 +31,7 @@ from policies._props import (
 
 SECRETSMANAGER_TYPE = "aws:secretsmanager/secret:Secret"  # pragma: allowlist secret
 KMS_KEY = "aws:kms/key:Key"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
 ROTATED_ON_TAG = "rotated-on"
 
 AGE_SCHEMA: ConfigSchema = {
@@ -59,6 +65,32 @@ _check_key_rotation = property_check(
         "customerMasterKeySpec": (None, "SYMMETRIC_DEFAULT"),
     },
 )
+
+
+_check_schedule_key = property_check(
+    "Schedule",
+    "kmsKeyArn",
+    bool,
+    "to the stack's customer managed KMS key (the default AWS owned key cannot be audited)",
+)
+
+
+def _key_policy_problem(policy: Any) -> str | None:
+    if not policy:
+        return "set policy (an explicit key policy; the implicit default cannot be reviewed)"
+    document = json_document(policy)
+    if not isinstance(document, dict) or not items(document.get("Statement")):
+        return "set policy to a JSON key policy document with at least one statement"
+    return None
+
+
+def _check_key_policy(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    policy = lookup(props, "policy")
+    if is_unknown(policy) or contains_unknown(policy):
+        return
+    problem = _key_policy_problem(policy)
+    if problem:
+        report(f"KMS key '{args.name}' must {problem}.")
 
 
 def _today(config: Props) -> datetime.date:
@@ -112,6 +144,19 @@ POLICIES = [
         "Checks whether symmetric KMS keys rotate their key material automatically.",
         (KMS_KEY,),
         _check_key_rotation,
+    ),
+    resource_policy(
+        "kms-key-explicit-policy",
+        "Checks whether KMS keys are created with an explicit key policy.",
+        (KMS_KEY,),
+        _check_key_policy,
+    ),
+    resource_policy(
+        "scheduler-schedule-customer-kms-key",
+        "Checks whether EventBridge Scheduler schedules are encrypted with a customer managed "
+        "KMS key.",
+        (SCHEDULE,),
+        _check_schedule_key,
     ),
     resource_policy(
         "secret-rotation-age",

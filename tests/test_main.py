@@ -23,6 +23,7 @@ COMPONENT_TYPES = {
     "miko:backup:Backups",
     "miko:assets:AssetArchive",
     "miko:observability:SyntheticsCanary",
+    "miko:audit:AuditTrail",
 }
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 

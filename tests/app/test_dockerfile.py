@@ -154,6 +154,54 @@ def test_the_final_stage_is_named_and_copies_from_the_builder():
     assert not any("pip install" in run for run in stages[-1].arguments("RUN"))
 
 
+def builder_install_violations(text):
+    """What is wrong with how the builder installs the runtime dependencies; empty when right."""
+    (builder,) = [stage for stage in parse_stages(text) if stage.name == "builder"]
+    found = []
+    copies = [copy.split() for copy in builder.arguments("COPY")]
+    locks = [words[-1] for words in copies if words[:-1] == ["app/requirements.lock"]]
+    if not locks:
+        found.append("the lock is not copied in")
+    if any(word.endswith("requirements.txt") for words in copies for word in words):
+        found.append("the unlocked requirements.txt is copied in")
+    installs = [run for run in builder.arguments("RUN") if "pip install" in run]
+    if len(installs) != 1:
+        found.append(f"{len(installs)} pip install lines, not 1")
+    for run in installs:
+        words = run.split()
+        if "--require-hashes" not in words:
+            found.append("install without --require-hashes")
+        if "--only-binary=:all:" not in words:
+            found.append("install without --only-binary=:all:")
+        arguments = words[words.index("install") + 1 :]
+        requirement_files = [arguments[i + 1] for i, word in enumerate(arguments) if word == "-r"]
+        packages = [word for word in arguments if not word.startswith("-")]
+        if not locks or requirement_files != locks or packages != requirement_files:
+            found.append("install not from the lock alone")
+    return found
+
+
+def test_the_builder_installs_the_lock_with_hashes():
+    assert builder_install_violations(DOCKERFILE.read_text()) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("--require-hashes ", "", "install without --require-hashes"),
+        ("--only-binary=:all: ", "", "install without --only-binary=:all:"),
+        ("app/requirements.lock", "app/requirements.txt", "the lock is not copied in"),
+        ("-r /tmp/requirements.lock", "-r /tmp/requirements.lock pytest", "not from the lock"),
+        ("-r /tmp/requirements.lock", "-r /tmp/other.txt", "install not from the lock alone"),
+    ],
+)
+def test_the_builder_install_check_catches_a_bad_line(old, new, expected):
+    good = DOCKERFILE.read_text()
+    broken = good.replace(old, new)
+    assert broken != good, f"the mutation for {expected!r} did not apply"
+    assert any(expected in found for found in builder_install_violations(broken))
+
+
 GOOD = DOCKERFILE.read_text()
 BROKEN = {
     "unpinned base python:3.11-slim": GOOD.replace(

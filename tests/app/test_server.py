@@ -1,6 +1,7 @@
 """A real `python -m app serve` process on loopback: start-up, headers, shutdown."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -87,6 +88,26 @@ def test_secrets_in_client_logs_never_reach_the_output(service):
     assert secret not in output
 
 
+def accepted_connections(pid: int, port: int) -> int:
+    """Connections to `port` that the service (the process and its workers) has accepted: its
+    open sockets that the kernel lists as established on that local port (/proc/net/tcp)."""
+    established = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
+        if local_port == port and state == "01":  # TCP_ESTABLISHED
+            established.add(f"socket:[{inode}]")
+    pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    held = 0
+    for process in pids:
+        for descriptor in Path(f"/proc/{process}/fd").iterdir():
+            try:
+                held += os.readlink(descriptor) in established
+            except OSError:
+                continue
+    return held
+
+
 def fire_slow_requests(base_url: str, count: int) -> tuple[list[threading.Thread], list[object]]:
     results: list[object] = []
 
@@ -116,8 +137,13 @@ def test_sigterm_lets_in_flight_requests_finish_and_exits_0(service, fake_depend
         SHUTDOWN_GRACE_SECONDS="10",
     )
     threads, results = fire_slow_requests(running.base_url, 6)
-    deadline = time.monotonic() + 5
-    while len(fake_dependency.requests) < 2 and time.monotonic() < deadline:
+    # SIGTERM only once the service holds all six connections: a client thread that has not
+    # connected yet would meet a closed listener (ConnectError), which is not what is tested.
+    port = int(running.base_url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (
+        len(fake_dependency.requests) < 2 or accepted_connections(running.process.pid, port) < 6
+    ):
         time.sleep(0.05)
     running.process.send_signal(signal.SIGTERM)
     for thread in threads:

@@ -11,6 +11,7 @@ from app.contract import (
 )
 from components.alarm_topics import _email_logical_suffix, _key_policy, _topic_policy
 from components.alarms import alarm_names_for_rollback
+from components.audit_trail import AUDIT_ALARMS
 from components.deployment_events import _deployment_failed_pattern
 from components.signals import SIGNALS
 from components.synthetics_canary import ALARM_KEY as JOURNEY_ALARM_KEY
@@ -23,9 +24,14 @@ from tests.components.edge_alarm_fixtures import (
 )
 
 # The alarms this component owns: every promised one except the backups' (components/backups.py).
-# The backup alarms live in Backups, the journey alarm in SyntheticsCanary: not in Alarms.
+# The backup alarms live in Backups, the journey alarm in SyntheticsCanary, the audit alarms in
+# AuditTrail: not in Alarms.
 PROMISED_KEYS = {
-    key for key in PROMISED_ALARMS if not key.startswith("backup-") and key != JOURNEY_ALARM_KEY
+    key
+    for key in PROMISED_ALARMS
+    if not key.startswith("backup-")
+    and key != JOURNEY_ALARM_KEY
+    and key not in {alarm.key for alarm in AUDIT_ALARMS}
 }
 CRITICAL_KEYS = {
     "http-5xx-critical",
@@ -79,12 +85,24 @@ def test_key_policy_lets_the_account_administer_and_publishers_encrypt():
         _key_policy(ACCOUNT_ID, ["events.amazonaws.com", "cloudwatch.amazonaws.com"])
     )
 
-    admin, publishers = policy["Statement"]
+    admin, alarms, events = policy["Statement"]
     assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
-    assert publishers["Principal"] == {
-        "Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
-    }
-    assert publishers["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    for publishers in (alarms, events):
+        assert publishers["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    # The confused-deputy guard where the service supports it: CloudWatch, not EventBridge
+    # (its KMS key policies do not support the source keys).
+    assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    assert "Condition" not in events
+
+
+def test_critical_key_policy_grants_only_cloudwatch_guarded():
+    policy = json.loads(_key_policy(ACCOUNT_ID, ["cloudwatch.amazonaws.com"]))
+
+    _, alarms = policy["Statement"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
 
 
 def test_topic_policy_allows_only_this_account_and_tls():
@@ -299,7 +317,7 @@ def test_main_region_topics_share_one_key_and_us_east_1_has_its_own(rendered):
     assert provider_name(rendered.named("alarms-us-east-1-key").provider) == "us-east-1"
     assert len(rendered.of_type(KMS_KEY)) == 2
     main_key = json.loads(rendered.named("alarms-key").inputs["policy"])
-    assert main_key["Statement"][1]["Principal"]["Service"] == [
+    assert [s["Principal"]["Service"] for s in main_key["Statement"][1:]] == [
         "cloudwatch.amazonaws.com",
         "events.amazonaws.com",
     ]

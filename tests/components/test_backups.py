@@ -17,6 +17,7 @@ from components.backup_job_specs import (
 )
 from components.backup_success_alarms import success_filter_pattern
 from components.backup_vault import failed_job_event_pattern
+from plan.mocks import ACCOUNT_ID as MOCK_ACCOUNT
 
 BUCKET = "aws:s3/bucket:Bucket"
 LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
@@ -436,3 +437,30 @@ def test_task_failed_to_start_rule_watches_this_stacks_backup_families(rendering
     assert pattern["detail"]["clusterArn"] == [rendering.named("app-cluster").outputs["arn"]]
     families = {t.inputs["family"] for t in rendering.of_type(TASK) if "backup" in t.name}
     assert {g.removeprefix("family:") for g in pattern["detail"]["group"]} == families
+
+
+def test_every_backup_key_has_an_explicit_key_policy_that_delegates_to_iam(rendering):
+    # AWS Backup: "The permissions in IAM policy and KMS key policy must be consistent"
+    # (https://docs.aws.amazon.com/aws-backup/latest/devguide/encryption.html); the role's
+    # AWS-managed policies grant the key use, the key policy delegates to IAM and nothing else.
+    names = ["backups-dumps-key", "backups-vault-vault-key"]
+    if EXPECTED[rendering.stack]["copy"]:
+        names.append("backups-vault-copy-vault-key")
+    for name in names:
+        key = rendering.named(name).inputs
+        assert key["enableKeyRotation"] is True
+        [statement] = json.loads(key["policy"])["Statement"]
+        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{MOCK_ACCOUNT}:root"}
+        assert statement["Action"] == "kms:*"
+
+
+def test_schedules_are_encrypted_with_the_stack_key_the_scheduler_role_may_decrypt(rendering):
+    stack_key = rendering.named("secrets-key").outputs["arn"]
+    for command in ("dump", "verify"):
+        schedule = rendering.get(SCHEDULE, f"backups-jobs-{command}").inputs
+        assert schedule["kmsKeyArn"] == stack_key
+    policy = json.loads(
+        rendering.get("aws:iam/rolePolicy:RolePolicy", "backups-jobs-scheduler").inputs["policy"]
+    )
+    decrypt = [s for s in policy["Statement"] if "kms:Decrypt" in s["Action"]]
+    assert [s["Resource"] for s in decrypt] == [[stack_key]]

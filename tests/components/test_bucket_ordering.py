@@ -27,10 +27,16 @@ REQUIRED_BEFORE = (
 )
 # The buckets each stack is expected to have: a bucket the test does not see is not checked.
 EXPECTED_BUCKETS = {
-    "staging": {"release-assets-bucket", "backups-dumps-bucket", "synthetic-journey-artifacts"},
+    "staging": {
+        "release-assets-bucket",
+        "backups-dumps-bucket",
+        "synthetic-journey-artifacts",
+        "audit-bucket",
+    },
     "prod": {
         "release-assets-bucket",
         "backups-dumps-bucket",
+        "audit-bucket",
         "load-balancer-access-logs",
         "synthetic-journey-artifacts",
     },

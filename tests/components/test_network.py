@@ -149,5 +149,11 @@ def test_flow_logs_go_to_an_encrypted_log_group_with_retention(rendering):
     group = rendering.get("aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")
     assert flow_log.inputs["logDestination"] == group.outputs["arn"]
     assert group.inputs["kmsKeyId"].startswith("arn:aws:kms:")
-    expected = {"staging": 14, "prod": 90}[rendering.stack]
-    assert group.inputs["retentionInDays"] == expected
+    assert group.inputs["retentionInDays"] == 365
+
+
+def test_the_vpcs_default_security_group_is_adopted_with_no_rules(rendering):
+    (group,) = rendering.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert group.inputs["vpcId"] == "network-vpc-id"
+    assert group.inputs.get("ingress", []) == []
+    assert group.inputs.get("egress", []) == []

@@ -58,6 +58,11 @@ def config_problems(stack: str, config: dict[str, object], secrets=None) -> str:
         ),
         (
             "staging",
+            {"flowLogRetentionDays": 180},
+            "flowLogRetentionDays: 180 is below 365 days",
+        ),
+        (
+            "staging",
             {"logRetentionDays": 45},
             "logRetentionDays: 45 days is not a CloudWatch retention",
         ),

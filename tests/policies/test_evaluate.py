@@ -243,6 +243,52 @@ def storage_resources():
     ]
 
 
+KEY_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+)
+FLOW_LOG_GROUP_ARN = "arn:aws:logs:eu-west-1:123456789012:log-group:/miko/vpc-flow-logs"
+
+
+def network_resources():
+    vpc_urn = urn_of("aws:ec2/vpc:Vpc", "vpc")
+    flow_group_urn = urn_of("aws:cloudwatch/logGroup:LogGroup", "flow-logs")
+    return [
+        planned("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.40.0.0/16"}, resource_id="vpc-1"),
+        planned(
+            "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+            "default-sg",
+            {"vpcId": "vpc-1", "ingress": [], "egress": []},
+            property_dependencies={"vpcId": [vpc_urn]},
+        ),
+        planned(
+            "aws:cloudwatch/logGroup:LogGroup",
+            "flow-logs",
+            {"retentionInDays": 365, "kmsKeyId": KEY_ARN},
+            outputs={"arn": FLOW_LOG_GROUP_ARN},
+        ),
+        planned(
+            "aws:ec2/flowLog:FlowLog",
+            "flow-log",
+            {
+                "vpcId": "vpc-1",
+                "logDestinationType": "cloud-watch-logs",
+                "logDestination": FLOW_LOG_GROUP_ARN,
+            },
+            property_dependencies={"logDestination": [flow_group_urn], "vpcId": [vpc_urn]},
+        ),
+    ]
+
+
 def compliant_stack():
     return [
         planned("aws:lb/loadBalancer:LoadBalancer", "alb", {"dropInvalidHeaderFields": True}),
@@ -318,9 +364,20 @@ def compliant_stack():
             "supabase",
             {"kmsKeyId": KEY_ARN, "tags": {"rotated-on": "2026-11-01"}},
         ),
-        planned("aws:kms/key:Key", "key", {"enableKeyRotation": True}),
+        planned("aws:kms/key:Key", "key", {"enableKeyRotation": True, "policy": KEY_POLICY}),
         planned(
             "aws:cloudwatch/logGroup:LogGroup", "logs", {"retentionInDays": 90, "kmsKeyId": KEY_ARN}
+        ),
+        planned(
+            "aws:cloudtrail/trail:Trail",
+            "trail",
+            {"isMultiRegionTrail": True, "enableLogFileValidation": True, "kmsKeyId": KEY_ARN},
+        ),
+        *network_resources(),
+        planned(
+            "aws:scheduler/schedule:Schedule",
+            "dump-schedule",
+            {"kmsKeyArn": KEY_ARN, "scheduleExpression": "cron(0 3 * * ? *)"},
         ),
         *storage_resources(),
         *alarm_resources(),
@@ -402,8 +459,36 @@ BREAKING_CHANGES = {
     ),
     "secret-customer-kms-key": lambda rs: merge_props(rs, "supabase", kmsKeyId=None),
     "kms-key-rotation-enabled": lambda rs: merge_props(rs, "key", enableKeyRotation=False),
+    "kms-key-explicit-policy": lambda rs: merge_props(rs, "key", policy=None),
+    "scheduler-schedule-customer-kms-key": lambda rs: merge_props(
+        rs, "dump-schedule", kmsKeyArn=None
+    ),
+    "vpc-default-security-group-closed": lambda rs: without(rs, "default-sg"),
+    "vpc-flow-log-retention": lambda rs: merge_props(rs, "flow-logs", retentionInDays=90),
     "secret-rotation-age": lambda rs: merge_props(
         rs, "supabase", tags={"rotated-on": "2026-01-01"}
+    ),
+    "service-principal-source-condition": lambda rs: merge_props(
+        rs,
+        "dumps-policy",
+        policy=json.dumps(
+            {
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": "arn:aws:s3:::dumps/*",
+                    },
+                ]
+            }
+        ),
     ),
     "s3-bucket-public-access-block": lambda rs: without(rs, "dumps-pab"),
     "s3-public-access-block-all-enabled": lambda rs: merge_props(
@@ -434,6 +519,9 @@ BREAKING_CHANGES = {
     "backup-vault-encrypted": lambda rs: merge_props(rs, "vault", kmsKeyArn=None),
     "backup-vault-locked": lambda rs: without(rs, "vault-lock"),
     "stateful-resources-protected": lambda rs: replace(rs, "key", protect=False),
+    "cloudtrail-multi-region-validated-encrypted": lambda rs: merge_props(
+        rs, "trail", enableLogFileValidation=False
+    ),
     "cloudflare-security-headers": lambda rs: without(rs, "headers"),
     "cloudflare-api-never-cached": lambda rs: merge_props(
         rs,
@@ -596,3 +684,34 @@ def test_pack_wide_level_applies_where_a_policy_has_none():
     assert [(v.policy_name, v.enforcement_level) for v in violations] == [
         ("ecr-scan-on-push", "advisory")
     ]
+
+
+def _names(resources, stack="prod"):
+    return {v.policy_name for v in evaluate(resources, stack_config(stack))}
+
+
+def test_default_security_group_with_rules_is_refused():
+    stack = merge_props(
+        compliant_stack(),
+        "default-sg",
+        egress=[{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}],
+    )
+    [violation] = evaluate(stack, stack_config())
+    assert violation.policy_name == "vpc-default-security-group-closed"
+    assert "egress" in violation.message
+    assert violation.urn.endswith("::default-sg")
+
+
+def test_flow_log_retention_floor_comes_from_config_and_unknowns_pass():
+    config = stack_config()
+    config["vpc-flow-log-retention"]["minFlowLogRetentionDays"] = 400
+    assert {v.policy_name for v in evaluate(compliant_stack(), config)} == {
+        "vpc-flow-log-retention"
+    }
+    unknown = merge_props(compliant_stack(), "flow-logs", retentionInDays=UNKNOWN_STRING_VALUE)
+    assert _names(unknown) == set()
+
+
+def test_key_policy_must_be_a_json_document_with_statements():
+    assert _names(merge_props(compliant_stack(), "key", policy="{}")) == {"kms-key-explicit-policy"}
+    assert _names(merge_props(compliant_stack(), "key", policy=UNKNOWN_STRING_VALUE)) == set()

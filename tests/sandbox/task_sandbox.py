@@ -24,7 +24,7 @@ uid 10001 exactly as it does on Fargate.
 What differs from the real image and task (written down in the README as well):
 - the image's filesystem is approximated: this machine's /usr, /etc (plus the image's `app`
   account) and Python interpreter instead of the python:3.11-slim base, a virtualenv with
-  app/requirements.txt installed alone instead of /opt/venv, the repository's app/ at /srv/app,
+  app/requirements.lock installed alone instead of /opt/venv, the repository's app/ at /srv/app,
   the placeholder SPA at /srv/static, and this machine's pg_dump instead of PostgreSQL 17's;
 - volumes are tmpfs, not Fargate's ephemeral disk, and there is no size limit or cgroup;
 - a task that needs loopback services (PostgreSQL, moto) shares this machine's network
@@ -288,8 +288,8 @@ class ImageFilesystem:
         return Path(home).parent
 
 
-def image_venv(cache: Path, requirements: Path = REPOSITORY / "app" / "requirements.txt") -> Path:
-    """A virtualenv with the image's runtime requirements only, made once per requirements."""
+def image_venv(cache: Path, requirements: Path = REPOSITORY / "app" / "requirements.lock") -> Path:
+    """A virtualenv with the image's locked runtime set only, made once per lock."""
     digest = _digest(requirements.read_bytes() + sys.version.encode())
     venv = cache / f"image-venv-{digest}"
     if (venv / ".complete").exists():
@@ -306,7 +306,8 @@ def image_venv(cache: Path, requirements: Path = REPOSITORY / "app" / "requireme
             "--quiet",
             "--disable-pip-version-check",
             "--no-cache-dir",
-            "--only-binary=:all:",  # as the image's builder stage installs them
+            "--require-hashes",  # as the image's builder stage installs them
+            "--only-binary=:all:",
             "-r",
             str(requirements),
         ],
