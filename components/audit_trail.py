@@ -253,18 +253,10 @@ class AuditTrail(pulumi.ComponentResource):
             ),
             kms_key_arn=key.arn,
         )
-        settings.then(
-            lambda opts: aws.s3.BucketObjectLockConfiguration(
-                f"{name}-object-lock",
-                bucket=bucket.id,
-                rule={
-                    "default_retention": {
-                        "mode": args.settings.object_lock_mode,
-                        "days": args.settings.object_lock_days,
-                    }
-                },
-                opts=opts,
-            )
+        settings.default_retention(
+            f"{name}-object-lock",
+            mode=args.settings.object_lock_mode,
+            days=args.settings.object_lock_days,
         )
         settings.then(
             lambda opts: aws.s3.BucketLifecycleConfiguration(

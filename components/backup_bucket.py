@@ -94,18 +94,10 @@ class BackupBucket(pulumi.ComponentResource):
             policy=bucket.arn.apply(tls_only_bucket_policy),
             kms_key_arn=key.arn,
         )
-        settings.then(
-            lambda opts: aws.s3.BucketObjectLockConfiguration(
-                f"{name}-object-lock",
-                bucket=bucket.id,
-                rule={
-                    "default_retention": {
-                        "mode": args.settings.object_lock_mode,
-                        "days": args.settings.object_lock_days,
-                    }
-                },
-                opts=opts,
-            )
+        settings.default_retention(
+            f"{name}-object-lock",
+            mode=args.settings.object_lock_mode,
+            days=args.settings.object_lock_days,
         )
         settings.then(
             lambda opts: aws.s3.BucketLifecycleConfiguration(

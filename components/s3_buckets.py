@@ -91,6 +91,19 @@ class BucketSettings:
             )
         )
 
+    def default_retention(self, name: str, *, mode: str, days: int) -> None:
+        """Object lock's default retention (the bucket was created with object lock enabled);
+        S3 takes it only once versioning is on, so it follows `private_baseline`."""
+        bucket = self.bucket
+        self.then(
+            lambda opts: aws.s3.BucketObjectLockConfiguration(
+                name,
+                bucket=bucket.id,
+                rule={"default_retention": {"mode": mode, "days": days}},
+                opts=opts,
+            )
+        )
+
 
 NONCURRENT_DAYS = 1
 """Days a replaced or deleted version of an expiring object is kept."""
