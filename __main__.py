@@ -17,8 +17,9 @@ Deploys:
   headers, origin proof, SSL strict, WAF);
 - alarms (SNS topics, CloudWatch alarms, Route 53 health check) and a CloudWatch dashboard;
 - backups: a locked dump bucket, scheduled dump and verify tasks, AWS Backup of the bucket;
-- the audit trail: a multi-region CloudTrail trail into a locked bucket, with CIS alarms
-  (none where an organization trail covers the account).
+- the audit trail: a multi-region CloudTrail trail into a locked bucket recording every bucket's
+  object events, with the account's management events and CIS alarms where the stack's trail is
+  the account's (none where an organization trail covers the account).
 
 Every per-environment value comes from Pulumi.<stack>.yaml; defaults are in Pulumi.yaml.
 """
@@ -32,7 +33,7 @@ import pulumi_cloudflare as cloudflare
 from app import __version__
 from components.alarms import Alarms, AlarmsArgs, alarm_names_for_rollback
 from components.asset_archive import AssetArchive, AssetArchiveArgs
-from components.audit_trail import AuditTrail, AuditTrailArgs
+from components.audit_trail import AuditTrail, AuditTrailArgs, bucket_arn
 from components.backups import Backups, BackupsArgs
 from components.cdn import Cdn, CdnArgs
 from components.dashboard import Dashboard, DashboardArgs
@@ -243,7 +244,21 @@ backups = Backups(
     opts=in_region,
 )
 
-# The audit trail, unless an organization trail already covers the account (config says so).
+# The audit trail, unless an organization trail already covers the account (config says so):
+# the account's management events and CIS alarms where auditAccountTrail says this stack's trail
+# is the account's (prod), and in every stack the object events of every bucket it creates.
+audited_bucket_arns: list[pulumi.Input[str]] = [
+    backups.bucket_name.apply(bucket_arn),
+    asset_archive.bucket_arn,
+]
+if settings.load_balancer.access_logs:
+    # The name components/access_log_bucket.py gives the ALB's bucket (policy
+    # s3-bucket-object-events-recorded fails the plan should the two ever differ).
+    audited_bucket_arns.append(
+        account_id.apply(lambda account: bucket_arn(f"{prefix}-alb-logs-{account}"))
+    )
+if journey is not None:
+    audited_bucket_arns.append(journey.artifact_bucket_name.apply(bucket_arn))
 audit_trail = (
     None
     if settings.audit.organization_trail
@@ -254,7 +269,7 @@ audit_trail = (
             region=region,
             account_id=account_id,
             settings=settings.audit,
-            dump_bucket_arn=backups.bucket_name.apply(lambda name: f"arn:aws:s3:::{name}"),
+            bucket_arns=audited_bucket_arns,
             log_retention_days=settings.service.log_retention_days,
             log_kms_key_arn=secrets.key_arn,
             critical_topic_arn=alarms.topic_arn,

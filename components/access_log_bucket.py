@@ -1,4 +1,5 @@
-"""The load balancer's access-log bucket: private, SSE-S3, versioned, TLS-only, expiring logs.
+"""The load balancer's access-log bucket: private, SSE-S3, versioned, TLS-only, expiring logs,
+incomplete multipart uploads aborted (as on every bucket of the platform).
 
 Only the bucket itself is protected (when the stack asks): its settings can be recreated freely,
 the logs cannot.
@@ -8,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.policy_documents import deny_insecure_transport, document
-from components.s3_buckets import BucketSettings
+from components.s3_buckets import BucketSettings, abort_incomplete_uploads_rule
 
 ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
 
@@ -85,12 +86,17 @@ def access_log_bucket(
         policy=pulumi.Output.all(bucket.arn, account_id, elb_account.arn).apply(
             lambda values: access_log_bucket_policy(values[0], values[1], values[2])
         ),
-        # ALB access logs support only SSE-S3 (AES256), not SSE-KMS.
+        # ALB access logs support only SSE-S3 (AES256), not SSE-KMS: the one bucket allowed
+        # SSE-S3 by `s3-bucket-kms-encryption` (Security Hub S3.17), through `sseS3Buckets` in
+        # policies/config/prod.json.
         kms_key_arn=None,
     )
     settings.then(
         lambda opts: aws.s3.BucketLifecycleConfiguration(
-            name, bucket=bucket.id, rules=[_expiry_rule(expiry_days)], opts=opts
+            name,
+            bucket=bucket.id,
+            rules=[_expiry_rule(expiry_days), abort_incomplete_uploads_rule()],
+            opts=opts,
         )
     )
     access_logs = aws.lb.LoadBalancerAccessLogsArgs(bucket=bucket.id, enabled=True)

@@ -1,8 +1,16 @@
 """The alarm topics: KMS-encrypted SNS topics, their policies and subscribers (Alarms' children).
 
 Route 53 publishes health-check metrics only in us-east-1, so the external-health-check alarm
-notifies a critical topic there (emails and the pager). That topic exists in every stack, whatever
-the main region, so both stacks have the same shape.
+notifies a critical topic there (emails and the pager). A CloudWatch alarm notifies topics of its
+own region only, so us-east-1 has a warning topic too (emails only), for the alarm on the failed
+deliveries of that critical topic (`alarm-delivery-failed`: a failed page must not be reported
+through the pager that failed). These topics exist in every stack, whatever the main region, so
+both stacks have the same shape.
+
+No topic logs its delivery status (FSBP SNS.2): a delivery-status log entry records the endpoint
+(`delivery.destination`), and the pager's HTTPS endpoint URL carries its integration key, a secret
+that must not reach logs. Failed deliveries are alarmed instead, from SNS's
+`NumberOfNotificationsFailed` metric of each paging topic (components/signals.py).
 
 The topics are encrypted with customer-managed keys created here, one per region, shared by the
 topics of that region: CloudWatch cannot publish to a topic under the AWS-managed `alias/aws/sns`
@@ -22,12 +30,36 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.policy_documents import service_principal_statement
+from components.policy_documents import (
+    account_administers_key,
+    document,
+    service_principal_statement,
+)
 
 ALARM_PUBLISHER = "cloudwatch.amazonaws.com"
 EVENT_PUBLISHER = "events.amazonaws.com"
 CRITICAL_TOPIC_PUBLISHERS = (ALARM_PUBLISHER,)
 WARNING_TOPIC_PUBLISHERS = (ALARM_PUBLISHER, EVENT_PUBLISHER)
+US_EAST_1_WARNING_TOPIC_PUBLISHERS = (ALARM_PUBLISHER,)
+"""No EventBridge rule publishes in us-east-1."""
+
+
+def critical_topic_name(prefix: str) -> str:
+    """The main-region critical topic (emails and the pager): its SNS TopicName."""
+    return f"{prefix}-alarms"
+
+
+def warning_topic_name(prefix: str) -> str:
+    return f"{prefix}-alarms-warning"
+
+
+def us_east_1_topic_name(prefix: str) -> str:
+    """The us-east-1 critical topic (emails and the pager): its SNS TopicName."""
+    return f"{prefix}-alarms-us-east-1"
+
+
+def us_east_1_warning_topic_name(prefix: str) -> str:
+    return f"{prefix}-alarms-us-east-1-warning"
 
 
 @dataclass(frozen=True)
@@ -46,6 +78,8 @@ class AlarmTopics:
     """Main-region warning topic (emails only); the only one EventBridge rules may publish to."""
     us_east_1: pulumi.Output[str]
     """us-east-1 critical topic, for the alarms whose metrics only exist there."""
+    us_east_1_warning: pulumi.Output[str]
+    """us-east-1 warning topic (emails only), for the warnings whose metrics live there."""
 
 
 @dataclass(frozen=True)
@@ -76,30 +110,43 @@ def create_alarm_topics(
         name,
         "",
         [
-            _Topic(f"{name}-topic", f"{prefix}-alarms", CRITICAL_TOPIC_PUBLISHERS, page=True),
+            _Topic(
+                f"{name}-topic", critical_topic_name(prefix), CRITICAL_TOPIC_PUBLISHERS, page=True
+            ),
             _Topic(
                 f"{name}-warning-topic",
-                f"{prefix}-alarms-warning",
+                warning_topic_name(prefix),
                 WARNING_TOPIC_PUBLISHERS,
                 page=False,
             ),
         ],
         opts,
     )
-    (us_east_1,) = builder.create_encrypted_topics(
+    us_east_1, us_east_1_warning = builder.create_encrypted_topics(
         name,
         "-us-east-1",
         [
             _Topic(
                 f"{name}-us-east-1-topic",
-                f"{prefix}-alarms-us-east-1",
+                us_east_1_topic_name(prefix),
                 CRITICAL_TOPIC_PUBLISHERS,
                 page=True,
-            )
+            ),
+            _Topic(
+                f"{name}-us-east-1-warning-topic",
+                us_east_1_warning_topic_name(prefix),
+                US_EAST_1_WARNING_TOPIC_PUBLISHERS,
+                page=False,
+            ),
         ],
         us_east_1_opts,
     )
-    return AlarmTopics(critical=critical, warning=warning, us_east_1=us_east_1)
+    return AlarmTopics(
+        critical=critical,
+        warning=warning,
+        us_east_1=us_east_1,
+        us_east_1_warning=us_east_1_warning,
+    )
 
 
 @dataclass(frozen=True)
@@ -183,21 +230,11 @@ def _key_policy(account_id: str, publisher_services: Sequence[str]) -> str:
     limits EventBridge to this account's rules, and this key protects only the alarm topics;
     the exception and its reason are in policies/config/*.json.
     """
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountAdministersKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                *_publisher_key_statements(account_id, publisher_services),
-            ],
-        },
-        sort_keys=True,
+    return document(
+        [
+            account_administers_key(account_id),
+            *_publisher_key_statements(account_id, publisher_services),
+        ]
     )
 
 

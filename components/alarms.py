@@ -8,8 +8,10 @@ rule (components/deployment_events.py).
 Only critical alarms page on-call (assessment: "Page on-call for critical alerts"). Critical
 alarms notify a critical topic (emails and the pager) on ALARM and on OK; warning alarms, and the
 failed-deployment event (a rolled-back deploy is not an outage), notify the warning topic (emails
-only) on ALARM. An alarm whose metric lives in us-east-1 notifies the critical topic there
-(components/alarm_topics.py).
+only) on ALARM. An alarm whose metric lives in us-east-1 notifies the topic of its severity
+there (components/alarm_topics.py). `alarm-delivery-failed` watches the failed deliveries of both
+paging topics, one alarm in each topic's region, and emails (warning topics): a page that failed
+cannot be announced by the pager.
 """
 
 from dataclasses import dataclass
@@ -91,9 +93,9 @@ def _alarm_properties(
     threshold = signal.threshold_value(settings)
     return {
         "alarm_description": alarm_description(
-            signal.description.format(threshold=threshold), signal.key
+            signal.description.format(threshold=threshold), signal.alarm_key
         ),
-        **_query_properties(signal.query, scope, settings.period_seconds),
+        **_query_properties(signal.query, scope, signal.period or settings.period_seconds),
         "evaluation_periods": signal.evaluation_periods_value(settings),
         **(
             {"datapoints_to_alarm": signal.datapoints_to_alarm_value(settings)}
@@ -103,14 +105,16 @@ def _alarm_properties(
         "comparison_operator": signal.comparison,
         "threshold": threshold,
         "treat_missing_data": signal.missing_data,
-        "tags": {"alarm": signal.key},
+        "tags": {"alarm": signal.alarm_key},
     }
 
 
 def _notifications(signal: Signal, topics: AlarmTopics) -> dict[str, Any]:
-    """Critical alarms notify their region's critical topic on ALARM and OK; warnings on ALARM."""
-    if signal.severity == "warning" and signal.region is None:
-        return {"alarm_actions": [topics.warning]}
+    """Critical alarms notify their region's critical topic on ALARM and OK; warnings their
+    region's warning topic on ALARM."""
+    if signal.severity == "warning":
+        warning = topics.warning if signal.region is None else topics.us_east_1_warning
+        return {"alarm_actions": [warning]}
     if signal.severity == "critical":
         topic = topics.critical if signal.region is None else topics.us_east_1
         return {"alarm_actions": [topic], "ok_actions": [topic]}
@@ -146,8 +150,12 @@ class Alarms(pulumi.ComponentResource):
     """ARN of the main-region warning topic (emails only)."""
     us_east_1_topic_arn: pulumi.Output[str]
     """ARN of the us-east-1 critical topic the external-health-check alarm notifies."""
+    us_east_1_warning_topic_arn: pulumi.Output[str]
+    """ARN of the us-east-1 warning topic (emails only): failed deliveries of the us-east-1
+    critical topic."""
     alarm_names: pulumi.Output[dict[str, str]]
-    """Physical alarm name (or event rule name) by alarm key."""
+    """Physical alarm name (or event rule name) by signal key: the alarm key, but for the
+    us-east-1 alarm of an alarm watched in two regions, whose signal has a key of its own."""
     health_check_id: pulumi.Output[str]
     """ID of the Route 53 health check on the site's /health."""
 
@@ -185,6 +193,7 @@ class Alarms(pulumi.ComponentResource):
         self.topic_arn = topics.critical
         self.warning_topic_arn = topics.warning
         self.us_east_1_topic_arn = topics.us_east_1
+        self.us_east_1_warning_topic_arn = topics.us_east_1_warning
         self.alarm_names = pulumi.Output.from_input(dict(sorted(names.items())))
         self.health_check_id = health_check.id
         self.register_outputs(
@@ -192,6 +201,7 @@ class Alarms(pulumi.ComponentResource):
                 "topic_arn": self.topic_arn,
                 "warning_topic_arn": self.warning_topic_arn,
                 "us_east_1_topic_arn": self.us_east_1_topic_arn,
+                "us_east_1_warning_topic_arn": self.us_east_1_warning_topic_arn,
                 "alarm_names": self.alarm_names,
                 "health_check_id": self.health_check_id,
             }

@@ -13,7 +13,7 @@ import pulumi_aws as aws
 
 from app.contract import BACKUP_DUMP_PREFIX
 from components.policy_documents import iam_governed_key_policy, tls_only_bucket_policy
-from components.s3_buckets import BucketSettings, suffixed_names
+from components.s3_buckets import BucketSettings, abort_incomplete_uploads_rule, suffixed_names
 from config.sections import BackupSettings
 
 DUMP_PREFIX = f"{BACKUP_DUMP_PREFIX}/"
@@ -46,13 +46,8 @@ def lifecycle_rules(
         ]
     return [
         dumps,
-        {
-            # A dump that failed half-way is aborted by the job; this catches a killed task.
-            "id": "abort-incomplete-uploads",
-            "status": "Enabled",
-            "filter": {"prefix": ""},
-            "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-        },
+        # A dump that failed half-way is aborted by the job; this catches a killed task.
+        abort_incomplete_uploads_rule(),
     ]
 
 

@@ -108,6 +108,27 @@ class BucketSettings:
 NONCURRENT_DAYS = 1
 """Days a replaced or deleted version of an expiring object is kept."""
 INCOMPLETE_UPLOAD_DAYS = 1
+"""Days after initiation that S3 aborts a multipart upload a writer never completed (its parts
+are billed until then and are invisible to listings)."""
+ABORT_INCOMPLETE_UPLOADS_RULE_ID = "abort-incomplete-uploads"
+
+
+def abort_incomplete_uploads_rule() -> aws.s3.BucketLifecycleConfigurationRuleArgsDict:
+    """The lifecycle rule every bucket of the platform carries: an enabled rule over every object
+    (empty prefix) aborting multipart uploads `INCOMPLETE_UPLOAD_DAYS` after initiation, e.g. a
+    dump or an upload of a task killed half-way.
+
+    Security Hub S3.10 ("S3 buckets with versioning enabled should have lifecycle policies
+    configured") and S3.13 ("S3 buckets should have lifecycle policies configured"), AWS Security
+    Hub user guide (awsdocs/aws-security-hub-user-guide, s3-controls); held by the policy
+    `s3-bucket-lifecycle-aborts-multipart` (policies/storage_backups.py).
+    """
+    return {
+        "id": ABORT_INCOMPLETE_UPLOADS_RULE_ID,
+        "status": "Enabled",
+        "filter": {"prefix": ""},
+        "abort_incomplete_multipart_upload": {"days_after_initiation": INCOMPLETE_UPLOAD_DAYS},
+    }
 
 
 def expiring_objects_rules(
@@ -130,12 +151,7 @@ def expiring_objects_rules(
             "filter": {"prefix": ""},
             "expiration": {"expired_object_delete_marker": True},
         },
-        {
-            "id": "abort-incomplete-uploads",
-            "status": "Enabled",
-            "filter": {"prefix": ""},
-            "abort_incomplete_multipart_upload": {"days_after_initiation": INCOMPLETE_UPLOAD_DAYS},
-        },
+        abort_incomplete_uploads_rule(),
     ]
 
 

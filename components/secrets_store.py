@@ -6,7 +6,6 @@ task definition's plain environment.
 """
 
 import datetime
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.policy_documents import account_administers_key, document
 from config.secrets import INTEGRATION_SECRETS
 
 
@@ -47,13 +47,7 @@ def key_policy(account_id: str, region: str) -> str:
     stop every encrypted log group. Recorded, with this reason, in policies/config/*.json.
     """
     statements: list[dict[str, Any]] = [
-        {
-            "Sid": "AccountAdministersKeyThroughIam",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-            "Action": "kms:*",
-            "Resource": "*",
-        },
+        account_administers_key(account_id),
         {
             "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
             "Effect": "Allow",
@@ -75,7 +69,7 @@ def key_policy(account_id: str, region: str) -> str:
             },
         },
     ]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+    return document(statements)
 
 
 def rotated_on_tag(config_keys: Sequence[str], rotated_on: Mapping[str, datetime.date]) -> str:
@@ -144,12 +138,12 @@ class SecretsStore(pulumi.ComponentResource):
                 tags={"rotated-on": rotated_on_tag(list(variables.values()), args.rotated_on)},
                 opts=stateful,
             )
-            document = {
+            values = {
                 variable: args.secret_values[config_key]
                 for variable, config_key in variables.items()
             }
             secret_json: pulumi.Output[str] = pulumi.Output.secret(
-                pulumi.Output.json_dumps(document, sort_keys=True)
+                pulumi.Output.json_dumps(values, sort_keys=True)
             )
             version = aws.secretsmanager.SecretVersion(
                 f"{name}-{integration}-value",

@@ -79,7 +79,8 @@ class Panel:
 @dataclass(frozen=True)
 class Signal:
     key: str
-    """Alarm key: the alarm's name suffix and its `alarm` tag."""
+    """The signal's own key, unique in the catalogue: its alarm's name suffix and, unless
+    `alarm_key` says otherwise, its `alarm` tag and runbook section."""
     panel: Panel
     query: Metric | MetricMath
     severity: Severity | None = None
@@ -101,6 +102,16 @@ class Signal:
     """The app log line a metric filter counts into this signal's (per-stack) metric."""
     rolls_back_deployments: bool = False
     """Whether the alarm's ALARM state rolls an ECS deployment back (critical alarms only)."""
+    period: int | None = None
+    """Seconds of one evaluation period; None: AlarmSettings.period_seconds."""
+    alarm: str | None = None
+    """The alarm key (tag `alarm`, runbook section) when several signals are one alarm watched in
+    two regions (each region's alarm its own signal); None: the signal's key."""
+
+    @property
+    def alarm_key(self) -> str:
+        """The `alarm` tag of this signal's alarm and the key of its runbook section."""
+        return self.alarm or self.key
 
     def __post_init__(self) -> None:
         settings = (self.threshold, self.evaluation_periods, self.datapoints_to_alarm)
@@ -114,6 +125,8 @@ class Signal:
             raise ValueError(f"signal {self.key}: only a critical alarm rolls deployments back")
         if self.log_filter and not (isinstance(self.query, Metric) and self.query.per_stack):
             raise ValueError(f"signal {self.key}: a log filter publishes a per-stack Metric")
+        if self.alarm is not None and self.severity is None:
+            raise ValueError(f"signal {self.key}: only an alarmed signal belongs to an alarm")
 
     def threshold_value(self, settings: AlarmSettings) -> Any:
         return _setting(settings, self.threshold)

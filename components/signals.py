@@ -7,7 +7,7 @@ no resources are created here.
 """
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Literal
 
 import pulumi
 
@@ -29,7 +29,16 @@ from app.contract import (
     STATUS_CLASSES,
     emf_metric,
 )
-from components.signal_model import Metric, MetricMath, Panel, Signal, SignalScope, SignalSources
+from components.alarm_topics import critical_topic_name, us_east_1_topic_name
+from components.signal_model import (
+    Dimensions,
+    Metric,
+    MetricMath,
+    Panel,
+    Signal,
+    SignalScope,
+    SignalSources,
+)
 from config.sections import AlarmSettings
 
 __all__ = ["SIGNALS", "Signal", "SignalScope", "SignalSources"]
@@ -63,6 +72,14 @@ def _stack_wide(scope: SignalScope) -> Mapping[str, pulumi.Input[str]]:
     return {}
 
 
+def _critical_topic(scope: SignalScope) -> Mapping[str, pulumi.Input[str]]:
+    return {"TopicName": critical_topic_name(scope.prefix)}
+
+
+def _us_east_1_topic(scope: SignalScope) -> Mapping[str, pulumi.Input[str]]:
+    return {"TopicName": us_east_1_topic_name(scope.prefix)}
+
+
 def checks_per_period(interval_seconds: int, period_seconds: int) -> int:
     """Database checks one task starts in an alarm period: the database-health threshold.
 
@@ -91,6 +108,11 @@ DATABASE = Panel("Database health check failures")
 BOOKINGS = Panel("Appointment bookings that failed in browsers")
 CSP_REPORTS = Panel("Content-Security-Policy violations reported by browsers")
 EXTERNAL_CHECK = Panel(f"External {HEALTH_PATH} check (Route 53, 1 = healthy)")
+# A panel reads one region: one per paging topic.
+DELIVERY_FAILURES = Panel("Alarm notifications SNS failed to deliver (critical topic)")
+DELIVERY_FAILURES_US_EAST_1 = Panel(
+    "Alarm notifications SNS failed to deliver (us-east-1 critical topic)"
+)
 # The app's own series, from its EMF lines (app/emf.py): namespace APP_METRICS_NAMESPACE,
 # dimension Environment, names from app/contract.py.
 APP_REQUESTS = Panel("App responses by status class (requests a minute)")
@@ -98,6 +120,43 @@ APP_LATENCY = Panel("App response time by route class", unit="ms")
 DEPENDENCY_FAILURES = Panel("Dependency check failures (app checks)")
 INGEST_OUTCOMES_PANEL = Panel("Browser ingestion POSTs by outcome")
 INGEST_REJECTIONS = Panel("Browser ingestion POSTs refused (% of taken or refused)", unit="%")
+
+ALARM_DELIVERY_FAILED: Final = "alarm-delivery-failed"
+"""The alarm on failed deliveries of the paging topics: one alarm in each topic's region (SNS
+publishes a topic's metrics in the topic's region), both tagged and documented under this key."""
+DELIVERY_FAILURE_PERIOD_SECONDS: Final = 300
+"""Failed deliveries are summed over five minutes: one failure is enough to alarm."""
+
+
+def _delivery_failed(
+    key: str,
+    panel: Panel,
+    dimensions: Dimensions,
+    topic: str,
+    region: Literal["us-east-1"] | None = None,
+) -> Signal:
+    """A warning (emails, not the pager) when SNS fails to deliver a notification of `topic`,
+    once its retries (the subscription's delivery policy) are spent. Delivery-status logging
+    would say which one, but its entries record the endpoint, and the pager's URL carries its
+    integration key (components/alarm_topics.py)."""
+    return Signal(
+        key,
+        panel,
+        Metric("AWS/SNS", "NumberOfNotificationsFailed", dimensions, "Sum", "failed deliveries"),
+        severity="warning",
+        threshold=1,
+        comparison="GreaterThanOrEqualToThreshold",
+        evaluation_periods=1,
+        missing_data="notBreaching",
+        period=DELIVERY_FAILURE_PERIOD_SECONDS,
+        description=(
+            f"SNS failed to deliver {{threshold}}+ notification(s) of {topic} in five minutes: "
+            "a page or alarm email may not have arrived"
+        ),
+        region=region,
+        alarm=ALARM_DELIVERY_FAILED,
+    )
+
 
 # Requests the load balancer answers itself with a 5xx (no healthy target) are not in
 # RequestCount, so with errors and no counted requests the rate is 100%.
@@ -312,6 +371,20 @@ SIGNALS: tuple[Signal, ...] = (
         missing_data="breaching",
         description=f"The site's {HEALTH_PATH} fails from Route 53 checkers in several regions",
         region=HEALTH_CHECK_METRICS_REGION,
+    ),
+    _delivery_failed(
+        ALARM_DELIVERY_FAILED,
+        DELIVERY_FAILURES,
+        _critical_topic,
+        "the critical alarm topic (pager and emails)",
+    ),
+    _delivery_failed(
+        f"{ALARM_DELIVERY_FAILED}-us-east-1",
+        DELIVERY_FAILURES_US_EAST_1,
+        _us_east_1_topic,
+        "the us-east-1 critical alarm topic (pager and emails)",
+        # The topic's region, where SNS publishes its metrics.
+        region="us-east-1",
     ),
     *APP_SIGNALS,
 )

@@ -14,12 +14,16 @@ against the fixture SPA in Chromium: tests/canary/). What the SPA must render is
   version canary/package.json pins for the local tests.
 - Its artifacts (screenshots, HAR, logs) go to a bucket of their own, private, TLS-only and
   versioned like every bucket of the platform (BucketSettings), expired after
-  `canaryArtifactRetentionDays`. SSE-S3, not the stack key: the artifacts hold only what any
-  visitor of the public site sees, and the role stays away from the key that guards every
-  integration secret.
+  `canaryArtifactRetentionDays`, incomplete multipart uploads aborted (expiring_objects_rules).
+  SSE-KMS (Security Hub S3.17) with a key of the canary's own, not the stack key: the canary
+  writes its artifacts with it (`artifact_config.s3_encryption` SSE_KMS) and the bucket's
+  default encryption names it (bucket key on, as every KMS bucket of the platform), so the role
+  may use this key and stays away from the key that guards every integration secret. The key:
+  rotated yearly, a 30-day deletion window, an explicit key policy (the account administers it,
+  IAM grants decide who uses it: only the canary's role), protected like the bucket.
 - Its role: the permissions AWS documents for canaries
   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Canaries_CanaryPermissions.html),
-  each scoped to this canary: its bucket, its own Lambda log groups, metrics in the
+  each scoped to this canary: its bucket and its key, its own Lambda log groups, metrics in the
   CloudWatchSynthetics namespace only; trusted by Lambda for this account only.
 - Its alarm, `synthetic-journey-failed`: SuccessPercent below 100 in `canaryFailedRunsToAlarm`
   consecutive runs (one run per period). Critical: the journey is the site's reason to exist (a
@@ -47,6 +51,7 @@ from components.policy_documents import (
     allow,
     assume_role_policy,
     document,
+    iam_governed_key_policy,
     tls_only_bucket_policy,
 )
 from components.runbooks import alarm_description
@@ -67,6 +72,10 @@ ZIP_TIMESTAMP: Final = (1980, 1, 1, 0, 0, 0)
 ALARM_KEY: Final = "synthetic-journey-failed"
 METRICS_NAMESPACE: Final = "CloudWatchSynthetics"
 SUCCESS_METRIC: Final = "SuccessPercent"
+ARTIFACT_ENCRYPTION_MODE: Final = "SSE_KMS"
+KEY_ACTIONS: Final = ("kms:GenerateDataKey", "kms:Decrypt")
+"""What the role may do with the canary's key: AWS's statement for SSE-KMS artifacts."""
+KEY_DELETION_WINDOW_DAYS: Final = 30
 PAGE_WAITS_PER_RUN: Final = 4
 """Each page wait (navigation, selector) gets timeout / 4: two pages, two waits each."""
 
@@ -128,7 +137,7 @@ def trust_policy(account_id: str) -> str:
     return assume_role_policy("lambda.amazonaws.com", account_id)
 
 
-def role_policy(bucket_arn: str, region: str, account_id: str, name: str) -> str:
+def role_policy(bucket_arn: str, key_arn: str, region: str, account_id: str, name: str) -> str:
     """AWS's documented canary permissions, each scoped to this canary."""
     log_groups = f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/cwsyn-{name}-*"
     return document(
@@ -136,6 +145,12 @@ def role_policy(bucket_arn: str, region: str, account_id: str, name: str) -> str
             # Artifacts: this bucket holds nothing else.
             allow(["s3:PutObject", "s3:GetObject"], [f"{bucket_arn}/*"]),
             allow(["s3:GetBucketLocation"], [bucket_arn]),
+            # SSE-KMS artifacts: the role encrypts them with the canary's key
+            # (kms:GenerateDataKey) and decrypts what it reads back (kms:Decrypt, e.g. visual
+            # monitoring's baseline), the two actions AWS documents, on this key alone
+            # ("Encrypting canary artifacts",
+            # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_artifact_encryption.html).
+            allow(KEY_ACTIONS, [key_arn]),
             # Synthetics lists buckets to check the artifact location (AWS's statement).
             allow(["s3:ListAllMyBuckets"], ["*"]),
             allow(
@@ -193,32 +208,43 @@ class SyntheticsCanaryArgs:
     critical_topic_arn: pulumi.Input[str]
     """The critical alarm topic (Alarms.topic_arn): on-call's pager and emails."""
     protect: bool
-    """Whether the artifact bucket is protected (as every bucket in prod)."""
+    """Whether the artifact key and bucket are protected (as every stateful resource in prod)."""
 
 
 class SyntheticsCanary(pulumi.ComponentResource):
     canary_name: pulumi.Output[str]
     alarm_name: pulumi.Output[str]
     artifact_bucket_name: pulumi.Output[str]
+    artifact_key_arn: pulumi.Output[str]
+    """ARN of the KMS key that encrypts the artifacts."""
 
     def __init__(
         self, name: str, args: SyntheticsCanaryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("miko:observability:SyntheticsCanary", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         physical_name = canary_name(args.prefix)
         days = args.settings.artifact_retention_days
 
+        # The canary's own key, not the stack key: the canary's role is its only user.
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"Encrypts the {physical_name} Synthetics canary's artifacts",
+            enable_key_rotation=True,
+            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+            # Only IAM grants use it (role_policy); S3 uses it on the role's behalf.
+            policy=pulumi.Output.from_input(args.account_id).apply(iam_governed_key_policy),
+            opts=stateful,
+        )
         bucket = aws.s3.Bucket(
-            f"{name}-artifacts",
-            bucket=f"{args.prefix}-canary-artifacts",
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            f"{name}-artifacts", bucket=f"{args.prefix}-canary-artifacts", opts=stateful
         )
         bucket_settings = BucketSettings(bucket, parent=self)
         bucket_settings.private_baseline(
             suffixed_names(f"{name}-artifacts"),
             policy=bucket.arn.apply(tls_only_bucket_policy),
-            kms_key_arn=None,
+            kms_key_arn=key.arn,
         )
         bucket_settings.then(
             lambda opts: aws.s3.BucketLifecycleConfiguration(
@@ -238,8 +264,10 @@ class SyntheticsCanary(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{name}-role",
             role=role.id,
-            policy=pulumi.Output.all(bucket.arn, args.account_id).apply(
-                lambda values: role_policy(values[0], args.region, values[1], physical_name)
+            policy=pulumi.Output.all(bucket.arn, key.arn, args.account_id).apply(
+                lambda values: role_policy(
+                    values[0], values[1], args.region, values[2], physical_name
+                )
             ),
             opts=child,
         )
@@ -251,7 +279,12 @@ class SyntheticsCanary(pulumi.ComponentResource):
             f"{name}-canary",
             name=physical_name,
             artifact_s3_location=bucket.bucket.apply(lambda value: f"s3://{value}/"),
-            artifact_config={"s3_encryption": {"encryption_mode": "SSE_S3"}},
+            artifact_config={
+                "s3_encryption": {
+                    "encryption_mode": ARTIFACT_ENCRYPTION_MODE,
+                    "kms_key_arn": key.arn,
+                }
+            },
             execution_role_arn=role.arn,
             handler=HANDLER,
             runtime_version=RUNTIME_VERSION,
@@ -283,10 +316,12 @@ class SyntheticsCanary(pulumi.ComponentResource):
 
         self.canary_name = canary.name
         self.artifact_bucket_name = bucket.bucket
+        self.artifact_key_arn = key.arn
         self.register_outputs(
             {
                 "canary_name": self.canary_name,
                 "alarm_name": self.alarm_name,
                 "artifact_bucket_name": self.artifact_bucket_name,
+                "artifact_key_arn": self.artifact_key_arn,
             }
         )

@@ -691,14 +691,37 @@ class AuditSettings(Section):
     model_config = section_config("audit")
     organization_trail: ConfigBool
     """The account is covered by an organization trail: the program creates no trail of its own."""
+    account_trail: ConfigBool
+    """This stack's trail is the account's: it records read and write management events in every
+    region and carries the CIS alarms. False where another stack in the same AWS account owns it
+    (staging shares prod's account): the stack's trail then records only its own buckets' object
+    (data) events, so the account pays no second copy of management events and no alarm pages
+    twice."""
     object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"]
     object_lock_days: int = Field(ge=1, le=3650)
     expire_after_days: int = Field(ge=1, le=3650)
+
+    @field_validator("account_trail")
+    @classmethod
+    def _one_owner_of_management_events(cls, account_trail: bool, info: ValidationInfo) -> bool:
+        if account_trail and info.data.get("organization_trail"):
+            raise ValueError(
+                "auditAccountTrail true contradicts auditOrganizationTrail true: an organization "
+                "trail already records the account's management events and the program creates "
+                "no trail; set auditAccountTrail false (or auditOrganizationTrail false where no "
+                "organization trail covers the account)"
+            )
+        return account_trail
 
     @field_validator("expire_after_days")
     @classmethod
     def _outlives_lock(cls, expire: int, info: ValidationInfo) -> int:
         return _at_least(expire, info, "object_lock_days", "auditObjectLockDays")
+
+    @property
+    def creates_trail(self) -> bool:
+        """Whether the program creates a trail (none where an organization trail covers it)."""
+        return not self.organization_trail
 
 
 class IdentitySettings(Section):

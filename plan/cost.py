@@ -564,6 +564,77 @@ def _vault_retention(rendering: Rendering, vault: RenderedResource) -> float:
     return 0.0
 
 
+def _bucket_arn(bucket: RenderedResource) -> str:
+    arn = bucket.outputs.get("arn")
+    return str(arn) if arn else f"arn:aws:s3:::{bucket.outputs.get('bucket', bucket.name)}"
+
+
+def _selector_fields(selector: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {
+        str(field.get("field")): field
+        for field in selector.get("fieldSelectors") or []
+        if isinstance(field, Mapping)
+    }
+
+
+def _records_management_events(trail: RenderedResource) -> bool:
+    """A trail with no selectors records every management event (CloudTrail's default)."""
+    selectors = trail.inputs.get("advancedEventSelectors") or []
+    if not selectors:
+        basic = trail.inputs.get("eventSelectors") or []
+        return not basic or any(s.get("includeManagementEvents", True) for s in basic)
+    return any(
+        "Management" in (_selector_fields(s).get("eventCategory") or {}).get("equals", [])
+        for s in selectors
+    )
+
+
+def _recorded_buckets(rendering: Rendering, trail: RenderedResource) -> list[RenderedResource]:
+    """The buckets whose object (data) events the trail's advanced selectors record."""
+    prefixes: list[str] = []
+    everything = False
+    for selector in trail.inputs.get("advancedEventSelectors") or []:
+        fields = _selector_fields(selector)
+        if (fields.get("eventCategory") or {}).get("equals") != ["Data"]:
+            continue
+        if "AWS::S3::Object" not in (fields.get("resources.type") or {}).get("equals", []):
+            continue
+        arns = fields.get("resources.ARN")
+        if arns is None:
+            everything = True
+        prefixes += [str(prefix) for prefix in (arns or {}).get("startsWiths") or []]
+    return [
+        bucket
+        for bucket in rendering.of_type("aws:s3/bucket:Bucket")
+        if everything or any(f"{_bucket_arn(bucket)}/".startswith(p) for p in prefixes)
+    ]
+
+
+def _audit_trails(lines: _Lines, rendering: Rendering, usage: Mapping[str, Any]) -> None:
+    """Data events, billed from the first delivery, of the buckets each trail records; and the
+    management events of a trail that is not the account's first copy (the first is free)."""
+    events = usage.get("object_events_per_month")
+    for trail in rendering.of_type("aws:cloudtrail/trail:Trail"):
+        buckets = _recorded_buckets(rendering, trail)
+        counts = {bucket.name: _per_name(events, bucket.name) for bucket in buckets}
+        total = sum(counts.values())
+        lines.add(
+            "cloudtrail_data_100k",
+            trail.name,
+            total / 100_000,
+            f"{total:,.0f} object events of {len(buckets)} buckets",
+        )
+        copy = _number(usage.get("trail_management_copy"), 1)
+        if _records_management_events(trail) and copy > 1:
+            management = _number(usage.get("management_events_per_month"))
+            lines.add(
+                "cloudtrail_management_copy_100k",
+                trail.name,
+                management / 100_000,
+                f"copy {copy:g} of {management:,.0f} management events (the first is free)",
+            )
+
+
 def _edge(lines: _Lines, rendering: Rendering) -> list[str]:
     plan = rendering.exports.get("plan")
     if not isinstance(plan, str):
@@ -585,6 +656,7 @@ def estimate(rendering: Rendering, prices: PriceTable, usage: Mapping[str, Any])
     _keys_and_secrets(lines, rendering, usage)
     not_priced = _observability(lines, rendering, usage, hours)
     not_priced += _storage(lines, rendering, usage)
+    _audit_trails(lines, rendering, usage)
     not_priced += _edge(lines, rendering)
     kinds = Counter(resource.type for resource in rendering.resources if resource.custom)
     classified = [kind for kind in sorted(kinds) if kind in prices.kinds]

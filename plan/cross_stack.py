@@ -406,6 +406,36 @@ def _aws_claims(context: _Context, resource: RenderedResource) -> Iterator[Claim
         )
 
 
+TRAIL = "aws:cloudtrail/trail:Trail"
+
+
+def _records_management_events(trail: RenderedResource) -> bool:
+    """Whether the trail records management events: an advanced selector of that category, or
+    no advanced selectors (basic selectors record them unless told not to)."""
+    advanced = trail.inputs.get("advancedEventSelectors")
+    if not advanced:
+        basic = trail.inputs.get("eventSelectors") or [{}]
+        return any(selector.get("includeManagementEvents", True) for selector in basic)
+    return any(
+        "Management" in (field.get("equals") or [])
+        for selector in advanced
+        for field in selector.get("fieldSelectors") or []
+        if field.get("field") == "eventCategory"
+    )
+
+
+def _account_trail_claims(context: _Context, resource: RenderedResource) -> Iterator[Claim]:
+    """One trail per account records its management events (README, "The audit trail"): a second
+    copy is billed ($2.00 per 100,000 events) and every CIS alarm on it fires twice."""
+    if resource.type == TRAIL and _records_management_events(resource):
+        yield _claim(
+            context,
+            resource,
+            ("aws", "cloudtrail-management-events", ACCOUNT_LABEL),
+            "The account's management-event trail (auditAccountTrail)",
+        )
+
+
 def _claim(
     context: _Context,
     resource: RenderedResource,
@@ -535,6 +565,7 @@ def claims(rendering: Rendering) -> list[Claim]:
     for resource in ordered:
         produced = [
             *_aws_claims(context, resource),
+            *_account_trail_claims(context, resource),
             *(
                 _cloudflare_claims(context, resource)
                 if resource.type.startswith("cloudflare:")

@@ -189,6 +189,24 @@ def object_setting(
     }
 
 
+def reasons_setting(*, keys: str) -> dict[str, Any]:
+    """An exception map: `keys` -> why each may go without the rule; a blank reason does not
+    count (tests/policies/test_controls.py finds every such setting by its value schema)."""
+    return object_setting(
+        values={"type": "string", "minLength": 1, "pattern": "\\S"},
+        description=f"{keys} -> why it is excepted; an empty reason does not count.",
+        default={},
+    )
+
+
+def reason_for(exceptions: Mapping[str, Any], key: str) -> str | None:
+    """The reason an exception map gives `key`: None without an entry, "" for a blank one."""
+    if key not in exceptions:
+        return None
+    reason = exceptions[key]
+    return reason.strip() if isinstance(reason, str) else ""
+
+
 def config_value(config: Mapping[str, Any], schema: ConfigSchema, key: str) -> Any:
     """The policy config property `key`, or the default declared in the policy's schema.
 

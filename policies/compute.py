@@ -1,4 +1,10 @@
-"""ECS services and task definitions, and the ECR repository images come from."""
+"""ECS clusters, services and task definitions, and the ECR repository images come from.
+
+The Security Hub controls cited are those of the AWS Foundational Security Best Practices
+(FSBP) standard, as the Security Hub user guide defines them (awsdocs/aws-security-hub-user-guide,
+doc_source/ecs-controls.md and ecr-controls.md, commit 47bfe2f, June 2023), except ECS.17,
+which is newer than that snapshot.
+"""
 
 import re
 from collections.abc import Callable, Iterator
@@ -12,7 +18,12 @@ from detect_secrets.plugins.jwt import JwtTokenDetector
 from detect_secrets.plugins.private_key import PrivateKeyDetector
 from detect_secrets.plugins.slack import SlackDetector
 from detect_secrets.plugins.stripe import StripeDetector
-from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import (
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+)
 
 from policies._props import (
     REDACTION_MARKER,
@@ -27,13 +38,28 @@ from policies._props import (
     json_document,
     lookup,
     property_check,
+    references,
     resource_policy,
+    resources_of,
+    stack_policy,
     string_setting,
 )
 
 SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
+ECR_LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+CLUSTER = "aws:ecs/cluster:Cluster"
+FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+CONTAINER_INSIGHTS_ON = ("enabled", "enhanced")
+"""`enhanced` (Container Insights with enhanced observability) is newer than the control's
+text and includes what `enabled` collects."""
+HOST_NAMESPACE_MODES = {
+    "networkMode": "the host's network stack (FSBP ECS.17, newer than the June 2023 guide; "
+    "ECS.1 checks host network mode with a root user)",
+    "pidMode": "the host's process namespace (FSBP ECS.3)",
+    "ipcMode": "the host's IPC namespace (no control names it; the same isolation)",
+}
 
 # A KMS key id or ARN names a key, it does not hold one: `BACKUP_KMS_KEY_ID` stays plain.
 SENSITIVE_NAME_PATTERN = (
@@ -199,6 +225,94 @@ _check_scan_on_push = property_check(
 )
 
 
+def _check_customer_kms_key(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    """FSBP ECR.5 (newer than the June 2023 guide: "ECR repositories should be encrypted with
+    customer managed AWS KMS keys"): encryptionType KMS with a key of ours. KMS without a key
+    means AWS's managed aws/ecr key, and no configuration means AES256."""
+    configurations = [c for c in items(lookup(props, "encryptionConfigurations")) if c]
+    if any(is_unknown(c) for c in configurations):
+        return
+    for configuration in configurations or [{}]:
+        kind, key = lookup(configuration, "encryptionType"), lookup(configuration, "kmsKey")
+        if is_unknown(kind) or is_unknown(key):
+            continue
+        if kind != "KMS" or not key:
+            report(
+                f"ECR repository '{args.name}' is encrypted with "
+                f"{'AWS managed aws/ecr key' if kind == 'KMS' else 'AES256'}, not a customer "
+                "managed KMS key: set encryption_configurations to encryption_type 'KMS' with "
+                "kms_key (FSBP ECR.5)."
+            )
+
+
+def _check_host_namespaces(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    """FSBP ECS.3 (ecs-controls.md: pidMode host shares the host's process namespace), ECS.17
+    (newer than the June 2023 guide: no host network mode) and the network part of ECS.1
+    (ecs-controls.md: host network mode without a non-root user): no task shares a namespace
+    with its host. Refusing host mode outright covers ECS.1 whatever the user."""
+    for prop, shared in HOST_NAMESPACE_MODES.items():
+        mode = lookup(props, prop)
+        if isinstance(mode, str) and not is_unknown(mode) and mode.lower() == "host":
+            report(
+                f"Task definition '{args.name}' sets {prop} 'host', sharing {shared}: use "
+                "'awsvpc' networking and leave pidMode/ipcMode unset (task-private namespaces)."
+            )
+
+
+def _is_fargate(props: Props) -> bool:
+    if lookup(props, "launchType") == "FARGATE":
+        return True
+    strategies = lookup(props, "capacityProviderStrategies")
+    return any(
+        lookup(strategy, "capacityProvider") in FARGATE_PROVIDERS for strategy in items(strategies)
+    )
+
+
+def _check_fargate_platform(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    """FSBP ECS.10 (ecs-controls.md, "ECS Fargate services should run on the latest Fargate
+    platform version"): platformVersion absent (AWS uses LATEST) or LATEST."""
+    version = lookup(props, "platformVersion")
+    if is_unknown(version) or version in (None, "LATEST") or not _is_fargate(props):
+        return
+    report(
+        f"Service '{args.name}' pins Fargate platform version {version!r}: leave "
+        "platformVersion unset or 'LATEST' so tasks get the patched runtime (FSBP ECS.10)."
+    )
+
+
+def _check_container_insights(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    """FSBP ECS.12 (ecs-controls.md, "ECS clusters should use Container Insights")."""
+    settings = lookup(props, "settings")
+    if is_unknown(settings):
+        return
+    values = [
+        lookup(setting, "value")
+        for setting in items(settings)
+        if lookup(setting, "name") == "containerInsights"
+    ]
+    if any(is_unknown(value) for value in values):
+        return
+    if not any(value in CONTAINER_INSIGHTS_ON for value in values):
+        report(
+            f"Cluster '{args.name}' must turn Container Insights on: a settings entry "
+            "containerInsights = 'enabled' (or 'enhanced') (FSBP ECS.12)."
+        )
+
+
+def _check_ecr_lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
+    """FSBP ECR.3 (ecr-controls.md, "ECR repositories should have at least one lifecycle policy
+    configured"): an aws.ecr.LifecyclePolicy names each repository."""
+    policies = list(resources_of(args, ECR_LIFECYCLE_POLICY))
+    for repository in resources_of(args, ECR_REPOSITORY):
+        if not any(references(policy, "repository", repository) for policy in policies):
+            report(
+                f"ECR repository '{repository.name}' has no lifecycle policy: add an "
+                "aws.ecr.LifecyclePolicy naming it that expires untagged images and keeps the "
+                "tagged releases (components/image.py; FSBP ECR.3).",
+                repository.urn,
+            )
+
+
 POLICIES = [
     resource_policy(
         "ecs-service-no-public-ip",
@@ -255,5 +369,36 @@ POLICIES = [
         "Checks whether ECR repositories scan images on push.",
         (ECR_REPOSITORY,),
         _check_scan_on_push,
+    ),
+    resource_policy(
+        "ecs-task-host-namespaces-isolated",
+        "Prohibits task definitions that share the host's network, process or IPC namespace "
+        "(FSBP ECS.1, ECS.3, ECS.17).",
+        (TASK_DEFINITION,),
+        _check_host_namespaces,
+    ),
+    resource_policy(
+        "ecs-fargate-latest-platform",
+        "Checks whether Fargate services run on the latest Fargate platform version (FSBP ECS.10).",
+        (SERVICE,),
+        _check_fargate_platform,
+    ),
+    resource_policy(
+        "ecs-cluster-container-insights",
+        "Checks whether ECS clusters have Container Insights on (FSBP ECS.12).",
+        (CLUSTER,),
+        _check_container_insights,
+    ),
+    resource_policy(
+        "ecr-customer-kms-key",
+        "Checks whether ECR repositories are encrypted with a customer managed KMS key (FSBP "
+        "ECR.5).",
+        (ECR_REPOSITORY,),
+        _check_customer_kms_key,
+    ),
+    stack_policy(
+        "ecr-lifecycle-policy",
+        "Checks whether every ECR repository has a lifecycle policy (FSBP ECR.3).",
+        _check_ecr_lifecycle,
     ),
 ]

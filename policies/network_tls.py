@@ -1,4 +1,10 @@
-"""Load balancer TLS and redirects, header hygiene, security group ingress, default groups."""
+"""Load balancer TLS and redirects, header hygiene, access logs, deletion protection, desync
+mitigation and zones; security group ingress, default groups, subnets and VPC flow logs.
+
+The Security Hub controls cited are those of the AWS Foundational Security Best Practices
+(FSBP) standard, as the Security Hub user guide defines them (awsdocs/aws-security-hub-user-guide,
+doc_source/elb-controls.md and ec2-controls.md, commit 47bfe2f, June 2023).
+"""
 
 import ipaddress
 from typing import Any
@@ -37,6 +43,12 @@ SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 VPC = "aws:ec2/vpc:Vpc"
 DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+SUBNET = "aws:ec2/subnet:Subnet"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+APPLICATION_ONLY = {"loadBalancerType": (None, "application")}
+DESYNC_MODES = (None, "defensive", "strictest")
+"""ELB.12 passes `defensive` (the AWS default, also when the attribute is absent) and
+`strictest`; `monitor` lets ambiguous requests through."""
 
 # ELB predefined policies that only negotiate TLS 1.2 or newer:
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
@@ -237,6 +249,85 @@ def _check_default_groups_closed(args: StackValidationArgs, report: ReportViolat
                 )
 
 
+def _check_access_logs(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    """FSBP ELB.5 (elb-controls.md, "Application and Classic Load Balancers logging should be
+    enabled"): fails when access_logs.s3.enabled is false, i.e. without an `accessLogs` block
+    that is enabled and names a bucket."""
+    if lookup(props, "loadBalancerType") not in APPLICATION_ONLY["loadBalancerType"]:
+        return
+    logs = lookup(props, "accessLogs")
+    enabled, bucket = lookup(logs, "enabled"), lookup(logs, "bucket")
+    if any(is_unknown(value) for value in (logs, enabled, bucket)):
+        return
+    if enabled is not True or not bucket:
+        report(
+            f"Load balancer '{args.name}' must set accessLogs with enabled true and a bucket: "
+            "without access logs no request to it can be traced (FSBP ELB.5)."
+        )
+
+
+_check_deletion_protection = property_check(
+    "Load balancer",
+    "enableDeletionProtection",
+    is_true,
+    "to true: AWS's default is false, and one update could delete the site's entry point "
+    "(FSBP ELB.6)",
+    only_when=APPLICATION_ONLY,
+)
+_check_desync_mitigation = property_check(
+    "Load balancer",
+    "desyncMitigationMode",
+    lambda mode: mode in DESYNC_MODES,
+    "to 'defensive' (the AWS default) or 'strictest': 'monitor' forwards requests that may be "
+    "smuggled (FSBP ELB.12)",
+    only_when=APPLICATION_ONLY,
+)
+
+
+def _check_multi_az(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    """FSBP ELB.13 (elb-controls.md): an Application, Network or Gateway Load Balancer fails in
+    fewer than two Availability Zones. A load balancer takes one subnet per zone, so two subnets
+    (or subnet mappings) are two zones."""
+    subnets, mappings = lookup(props, "subnets"), lookup(props, "subnetMappings")
+    if is_unknown(subnets) or is_unknown(mappings):
+        return
+    count = max(len(items(subnets)), len(items(mappings)))
+    if count < 2:
+        report(
+            f"Load balancer '{args.name}' is in {count} subnet(s): give it subnets in at least "
+            "two Availability Zones, so losing one zone does not take the site down (FSBP ELB.13)."
+        )
+
+
+_check_subnet_public_ip = property_check(
+    "Subnet",
+    "mapPublicIpOnLaunch",
+    lambda assign: assign is not True,
+    "to false: nothing launched in it may get a public IPv4 address implicitly (FSBP EC2.15)",
+)
+
+
+def _records_rejects(flow_log: PolicyResource) -> bool:
+    """Whether a flow log records rejected traffic (EC2.6's trafficType parameter: REJECT):
+    ALL and REJECT do, ACCEPT does not."""
+    traffic = lookup(plain(flow_log.props), "trafficType")
+    return not (isinstance(traffic, str) and traffic.upper() == "ACCEPT")
+
+
+def _check_flow_logs(args: StackValidationArgs, report: ReportViolation) -> None:
+    """FSBP EC2.6 / CIS 2.9 (ec2-controls.md, "VPC flow logging should be enabled in all VPCs"):
+    every VPC has a flow log (vpcId) recording at least rejected traffic."""
+    flow_logs = [log for log in resources_of(args, FLOW_LOG) if _records_rejects(log)]
+    for vpc in resources_of(args, VPC):
+        if not any(references(log, "vpcId", vpc) for log in flow_logs):
+            report(
+                f"VPC '{vpc.name}' has no flow log recording rejected traffic: add an "
+                "aws.ec2.FlowLog with its vpcId and trafficType ALL or REJECT "
+                "(components/flow_logs.py; FSBP EC2.6, CIS 2.9).",
+                vpc.urn,
+            )
+
+
 POLICIES = [
     resource_policy(
         "alb-https-listener-tls12",
@@ -270,5 +361,41 @@ POLICIES = [
         "Checks whether every VPC's default security group is adopted with no ingress and no "
         "egress rules.",
         _check_default_groups_closed,
+    ),
+    resource_policy(
+        "alb-access-logs-enabled",
+        "Checks whether load balancers write access logs to an S3 bucket (FSBP ELB.5).",
+        LOAD_BALANCER_TYPES,
+        _check_access_logs,
+    ),
+    resource_policy(
+        "alb-deletion-protection",
+        "Checks whether application load balancers have deletion protection on (FSBP ELB.6).",
+        LOAD_BALANCER_TYPES,
+        _check_deletion_protection,
+    ),
+    resource_policy(
+        "alb-desync-mitigation",
+        "Checks whether application load balancers use the defensive or strictest desync "
+        "mitigation mode (FSBP ELB.12).",
+        LOAD_BALANCER_TYPES,
+        _check_desync_mitigation,
+    ),
+    resource_policy(
+        "alb-multi-az",
+        "Checks whether load balancers span at least two Availability Zones (FSBP ELB.13).",
+        LOAD_BALANCER_TYPES,
+        _check_multi_az,
+    ),
+    resource_policy(
+        "subnet-no-auto-public-ip",
+        "Prohibits subnets that give public IPv4 addresses on launch (FSBP EC2.15).",
+        (SUBNET,),
+        _check_subnet_public_ip,
+    ),
+    stack_policy(
+        "vpc-flow-logs-enabled",
+        "Checks whether every VPC has a flow log that records rejected traffic (FSBP EC2.6).",
+        _check_flow_logs,
     ),
 ]

@@ -48,6 +48,9 @@ PROMISED_ALARMS = [
     "ecs-cpu-high",
     "ecs-memory-high",
     "external-health-check",
+    # Failed deliveries of the paging topics, in place of SNS delivery-status logs (SNS.2):
+    # one alarm in each paging topic's region, both tagged with this key.
+    "alarm-delivery-failed",
     "database-health-failures",
     "booking-failures",
     "csp-violations",
@@ -60,8 +63,22 @@ PROMISED_ALARMS = [
     "backup-task-failed-to-start",
     "backup-schedule-undelivered",
     "synthetic-journey-failed",
+    # The account trail's CIS alarms (components/audit_trail.py, Security Hub CloudWatch.1-14):
+    # only the stack whose trail is the account's has them (policies/config/prod.json).
     "root-account-usage",
+    "unauthorized-api-calls",
+    "console-signin-without-mfa",
+    "iam-policy-changes",
     "cloudtrail-config-changes",
+    "console-auth-failures",
+    "kms-key-disabled-or-deleted",
+    "s3-bucket-policy-changes",
+    "aws-config-changes",
+    "security-group-changes",
+    "nacl-changes",
+    "network-gateway-changes",
+    "route-table-changes",
+    "vpc-changes",
 ]
 DAY_SECONDS = 86_400
 
@@ -178,6 +195,10 @@ def _wiring_problem(
         return "add an aws.cloudwatch.EventTarget for this rule whose arn is the alarm topic"
     if not _notifies_topic(alarm, "alarmActions", topics):
         return "put the alarm topic's ARN in alarmActions"
+    # FSBP CloudWatch.17 (cloudwatch-controls.md, "CloudWatch alarm actions should be
+    # activated"): with actionsEnabled false the actions are configured but never run.
+    if lookup(plain(alarm.props), "actionsEnabled") is False:
+        return "its actionsEnabled is false, so its actions never run: remove it or set it true"
     ok_keys = config_value(args.get_config(), WIRING_SCHEMA, "okActionAlarms")
     if _alarm_key(alarm) in ok_keys and not _notifies_topic(alarm, "okActions", topics):
         return "put the alarm topic's ARN in okActions too (critical alarms announce recovery)"
@@ -186,6 +207,14 @@ def _wiring_problem(
 
 def _check_alarms_wired(args: StackValidationArgs, report: ReportViolation) -> None:
     topics = list(resources_of(args, SNS_TOPIC))
+    for alarm in resources_of(args, METRIC_ALARM):
+        if _alarm_key(alarm) is None:
+            # FSBP CloudWatch.15 judges every alarm: an untagged one would escape the check.
+            report(
+                f"Alarm '{alarm.name}' ({alarm.urn}) has no '{ALARM_TAG}' tag: tag it with its "
+                "key (components/runbooks.py) so its actions are checked.",
+                alarm.urn,
+            )
     for alarm in _alarms(args):
         problem = _wiring_problem(alarm, args, topics)
         if problem:
@@ -258,7 +287,8 @@ POLICIES = [
     ),
     stack_policy(
         "alarms-notify-topic",
-        "Checks whether every tagged alarm notifies an SNS topic of the stack.",
+        "Checks whether every alarm is tagged, has its actions enabled and notifies an SNS topic "
+        "of the stack.",
         _check_alarms_wired,
         WIRING_SCHEMA,
     ),

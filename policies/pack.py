@@ -13,6 +13,7 @@ from pulumi_policy import EnforcementLevel, Policy
 from policies import (
     audit,
     compute,
+    controls,
     edge,
     network_tls,
     observability,
@@ -38,6 +39,7 @@ ALL_POLICIES: list[Policy] = [
     *observability.POLICIES,
     *tagging.POLICIES,
     *zone.POLICIES,
+    *controls.POLICIES,
 ]
 
 _KEBAB_CASE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

@@ -9,6 +9,12 @@ it to requests made for this account or one of its resources, with the global co
 A few services do not set those keys on some calls (a guard there would refuse the service
 itself); each is named in the stack's config, under `serviceExceptions`, with the reason. An
 exception without a reason is refused: the principal is then reported like any other.
+
+The same documents must not be public: an Allow to everyone (`"*"`, `{"AWS": "*"}`, or
+`NotPrincipal`) needs a condition that pins the caller or the source to this account or
+organization (`resource-policy-not-public`; FSBP SNS.4, SQS.3 and KMS.5, all newer than the
+June 2023 Security Hub user guide (awsdocs/aws-security-hub-user-guide, commit 47bfe2f), and
+S3.2/S3.3 for bucket policies, s3-controls.md of that guide).
 """
 
 import fnmatch
@@ -26,7 +32,8 @@ from policies._props import (
     items,
     json_document,
     lookup,
-    object_setting,
+    reason_for,
+    reasons_setting,
     resource_policy,
     strings,
 )
@@ -39,38 +46,79 @@ POLICY_PROPERTY = {
     "aws:s3/bucketPolicy:BucketPolicy": "policy",
 }
 SOURCE_KEYS = frozenset({"aws:sourceaccount", "aws:sourcearn"})
+ACCOUNT_KEYS = SOURCE_KEYS | {"aws:principalaccount", "aws:principalorgid"}
+"""Keys that limit an Allow to everyone to this account's callers or sources (or organization)."""
+PUBLIC_POLICY_PROPERTY = {
+    "aws:kms/key:Key": "policy",
+    "aws:sns/topic:Topic": "policy",
+    "aws:sns/topicPolicy:TopicPolicy": "policy",
+    "aws:sqs/queue:Queue": "policy",
+    "aws:sqs/queuePolicy:QueuePolicy": "policy",
+    "aws:s3/bucket:Bucket": "policy",
+    "aws:s3/bucketPolicy:BucketPolicy": "policy",
+}
+"""Resource policies that could make a key, topic, queue or bucket public: the separate policy
+resources and the `policy` input of the resource itself."""
+PUBLIC_CONTROLS = {
+    "aws:kms/key:Key": "FSBP KMS.5",
+    "aws:sns/topic:Topic": "FSBP SNS.4",
+    "aws:sns/topicPolicy:TopicPolicy": "FSBP SNS.4",
+    "aws:sqs/queue:Queue": "FSBP SQS.3",
+    "aws:sqs/queuePolicy:QueuePolicy": "FSBP SQS.3",
+    "aws:s3/bucket:Bucket": "FSBP S3.2/S3.3",
+    "aws:s3/bucketPolicy:BucketPolicy": "FSBP S3.2/S3.3",
+}
 # Operators that require the key to be present and equal to (or match) the value: the negated
 # ones and the ...IfExists ones pass a request that carries no source at all.
 GUARDING_OPERATORS = frozenset({"stringequals", "stringlike", "arnequals", "arnlike"})
 
 SCHEMA: ConfigSchema = {
-    "serviceExceptions": object_setting(
-        values={"type": "string", "minLength": 1, "pattern": "\\S"},
-        description="Service principal (a glob, e.g. logs.*.amazonaws.com) -> why it may go "
-        "without aws:SourceAccount/aws:SourceArn; an empty reason does not count.",
-        default={},
+    "serviceExceptions": reasons_setting(
+        keys="Service principal (a glob, e.g. logs.*.amazonaws.com) that may go without "
+        "aws:SourceAccount/aws:SourceArn"
     )
 }
 
 
-def is_guarded(statement: Mapping[str, Any]) -> bool:
-    """Whether the statement requires aws:SourceAccount or aws:SourceArn to match."""
+def is_guarded(statement: Mapping[str, Any], keys: frozenset[str] = SOURCE_KEYS) -> bool:
+    """Whether the statement requires one of `keys` (lower case; by default aws:SourceAccount or
+    aws:SourceArn) to match."""
     condition = lookup(statement, "Condition")
     if not isinstance(condition, Mapping):
         return False
     return any(
         operator.lower() in GUARDING_OPERATORS
         and isinstance(pairs, Mapping)
-        and any(str(key).lower() in SOURCE_KEYS for key in pairs)
+        and any(str(key).lower() in keys for key in pairs)
         for operator, pairs in condition.items()
     )
 
 
+def _is_everyone(value: Any) -> bool:
+    """Principal "*" or {"AWS": "*"} (alone or in a list)."""
+    if value == "*":
+        return True
+    return isinstance(value, Mapping) and "*" in strings(value.get("AWS"))
+
+
+def public_statements(document: Any) -> list[str]:
+    """The Allow statements (by Sid, or position) open to everyone without an account guard."""
+    found: list[str] = []
+    for index, statement in enumerate(items(lookup(document, "Statement"))):
+        if not isinstance(statement, Mapping) or lookup(statement, "Effect") != "Allow":
+            continue
+        public = "NotPrincipal" in statement or _is_everyone(lookup(statement, "Principal"))
+        if public and not is_guarded(statement, ACCOUNT_KEYS):
+            sid = statement.get("Sid")
+            found.append(f"'{sid}'" if isinstance(sid, str) and sid else f"#{index + 1}")
+    return found
+
+
 def _exception_reason(service: str, exceptions: Mapping[str, Any]) -> str | None:
     """The configured reason for `service` ("" when an entry matches but names none)."""
-    for pattern, reason in exceptions.items():
+    for pattern in exceptions:
         if fnmatch.fnmatchcase(service, pattern):
-            return reason.strip() if isinstance(reason, str) else ""
+            return reason_for(exceptions, pattern)
     return None
 
 
@@ -111,6 +159,21 @@ def _check(props: Props, args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
+def _check_not_public(props: Props, args: ResourceValidationArgs, report: Report) -> None:
+    prop = PUBLIC_POLICY_PROPERTY[args.resource_type]
+    document = json_document(lookup(props, prop))
+    if document is None or is_unknown(document):
+        return
+    found = public_statements(document)
+    if found:
+        report(
+            f"'{args.name}' {prop} allows everyone (Principal '*') in statement(s) "
+            f"{', '.join(found)} without a StringEquals/ArnEquals (or Like) condition on "
+            "aws:SourceAccount, aws:SourceArn, aws:PrincipalAccount or aws:PrincipalOrgID: name "
+            f"the principals, or add the condition ({PUBLIC_CONTROLS[args.resource_type]})."
+        )
+
+
 POLICIES = [
     resource_policy(
         "service-principal-source-condition",
@@ -119,5 +182,12 @@ POLICIES = [
         tuple(POLICY_PROPERTY),
         _check,
         SCHEMA,
-    )
+    ),
+    resource_policy(
+        "resource-policy-not-public",
+        "Prohibits key, topic, queue and bucket policies that allow everyone without a condition "
+        "limiting them to this account or organization (FSBP SNS.4, SQS.3, KMS.5, S3.2, S3.3).",
+        tuple(PUBLIC_POLICY_PROPERTY),
+        _check_not_public,
+    ),
 ]

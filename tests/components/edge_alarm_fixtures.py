@@ -54,6 +54,7 @@ ALARM_OUTPUTS = (
     "topic_arn",
     "warning_topic_arn",
     "us_east_1_topic_arn",
+    "us_east_1_warning_topic_arn",
     "health_check_id",
 )
 

@@ -13,6 +13,7 @@ from components.alarm_topics import _email_logical_suffix, _key_policy, _topic_p
 from components.alarms import alarm_names_for_rollback
 from components.audit_trail import AUDIT_ALARMS
 from components.deployment_events import _deployment_failed_pattern
+from components.policy_documents import account_administers_key
 from components.signals import SIGNALS
 from components.synthetics_canary import ALARM_KEY as JOURNEY_ALARM_KEY
 from policies.observability import PROMISED_ALARMS
@@ -46,6 +47,12 @@ KMS_KEY = "aws:kms/key:Key"
 MAIN_TOPIC_ARN = f"arn:aws:sns:eu-central-1:{ACCOUNT_ID}:miko-prod-alarms"
 WARNING_TOPIC_ARN = f"arn:aws:sns:eu-central-1:{ACCOUNT_ID}:miko-prod-alarms-warning"
 US_EAST_1_TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:miko-prod-alarms-us-east-1"
+US_EAST_1_WARNING_TOPIC_ARN = (
+    f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:miko-prod-alarms-us-east-1-warning"
+)
+DELIVERY_FAILED = "alarm-delivery-failed"
+DELIVERY_FAILED_US_EAST_1 = "alarm-delivery-failed-us-east-1"
+"""The one alarm watched in two regions: its us-east-1 signal's key (tag: DELIVERY_FAILED)."""
 STRICTER = {
     "http_5xx_critical_percent": 2.5,
     "http_5xx_warning_percent": 0.5,
@@ -67,7 +74,16 @@ def rendered(render_alarms):
 
 
 def _alarms_by_key(mocks: RecordingMocks) -> dict[str, Any]:
-    return {alarm.inputs["tags"]["alarm"]: alarm for alarm in mocks.of_type(METRIC_ALARM)}
+    """Every metric alarm by its signal's key (its name's suffix): the alarm key but for the
+    us-east-1 alarm of alarm-delivery-failed, which shares that alarm's tag."""
+    return {
+        alarm.inputs["name"].removeprefix("miko-prod-"): alarm
+        for alarm in mocks.of_type(METRIC_ALARM)
+    }
+
+
+def _alarm_tags(mocks: RecordingMocks) -> set[str]:
+    return {alarm.inputs["tags"]["alarm"] for alarm in mocks.of_type(METRIC_ALARM)}
 
 
 # --- pure builders ----------------------------------------------------------------------------
@@ -86,6 +102,7 @@ def test_key_policy_lets_the_account_administer_and_publishers_encrypt():
     )
 
     admin, alarms, events = policy["Statement"]
+    assert admin == account_administers_key(ACCOUNT_ID)  # the shared builder's statement
     assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert events["Principal"] == {"Service": "events.amazonaws.com"}
@@ -137,11 +154,11 @@ def test_email_logical_names_ignore_case_and_differ_per_address():
 
 
 def test_every_promised_alarm_exists_with_its_tag(rendered):
-    metric_alarm_keys = set(_alarms_by_key(rendered))
     (rule,) = rendered.of_type("aws:cloudwatch/eventRule:EventRule")
 
-    assert metric_alarm_keys | {rule.inputs["tags"]["alarm"]} == PROMISED_KEYS
-    assert len(rendered.of_type(METRIC_ALARM)) == len(PROMISED_KEYS) - 1
+    assert _alarm_tags(rendered) | {rule.inputs["tags"]["alarm"]} == PROMISED_KEYS
+    # Every key one alarm (the rule's one), alarm-delivery-failed one in each paging region.
+    assert len(rendered.of_type(METRIC_ALARM)) == len(PROMISED_KEYS) - 1 + 1
 
 
 def test_every_alarmed_signal_of_the_catalogue_has_its_alarm(rendered):
@@ -151,9 +168,12 @@ def test_every_alarmed_signal_of_the_catalogue_has_its_alarm(rendered):
 
 
 def test_alarm_names_follow_the_prefix_and_include_the_rollback_alarms(rendered):
+    signals = {signal.key: signal for signal in SIGNALS if signal.severity is not None}
     names = {key: alarm.inputs["name"] for key, alarm in _alarms_by_key(rendered).items()}
 
-    assert all(name == f"miko-prod-{key}" for key, name in names.items())
+    assert set(names) == set(signals)
+    for key, alarm in _alarms_by_key(rendered).items():
+        assert alarm.inputs["tags"] == {"alarm": signals[key].alarm_key}
     assert set(alarm_names_for_rollback("miko-prod")) <= set(names.values())
 
 
@@ -170,6 +190,9 @@ EXPECTED_ROUTES = {
     "ecs-memory-high": WARNING_TOPIC_ARN,
     "booking-failures": WARNING_TOPIC_ARN,
     "csp-violations": WARNING_TOPIC_ARN,
+    # A failed page is told by email (the warning topics), not by the pager that failed.
+    DELIVERY_FAILED: WARNING_TOPIC_ARN,
+    DELIVERY_FAILED_US_EAST_1: US_EAST_1_WARNING_TOPIC_ARN,
 }
 
 
@@ -187,7 +210,8 @@ def test_each_alarm_notifies_the_topic_of_its_severity(rendered, key):
 
 def test_routing_table_covers_every_metric_alarm_and_criticals_avoid_warning_topic(rendered):
     assert set(_alarms_by_key(rendered)) == set(EXPECTED_ROUTES)
-    assert {key for key, topic in EXPECTED_ROUTES.items() if topic != WARNING_TOPIC_ARN} == (
+    warning_topics = {WARNING_TOPIC_ARN, US_EAST_1_WARNING_TOPIC_ARN}
+    assert {key for key, topic in EXPECTED_ROUTES.items() if topic not in warning_topics} == (
         CRITICAL_KEYS
     )
 
@@ -277,7 +301,8 @@ def test_thresholds_come_from_the_settings(rendered, render_alarms, alarm_settin
     assert stricter["no-healthy-hosts"][1] == 1
     assert stricter["external-health-check"][1] == 1
     changed = {key for key in staging if staging[key] != stricter[key]}
-    assert changed == set(staging)
+    # The delivery alarms' threshold and period are fixed: one failure in five minutes.
+    assert changed == set(staging) - {DELIVERY_FAILED, DELIVERY_FAILED_US_EAST_1}
 
 
 def test_external_check_calls_health_from_several_regions(rendered):
@@ -299,7 +324,8 @@ def test_external_check_alarm_lives_in_us_east_1(rendered):
     assert alarm.inputs["metricName"] == "HealthCheckStatus"
     assert alarm.inputs["dimensions"] == {"HealthCheckId": "alarms-site-health-check-id"}
     assert alarm.inputs["treatMissingData"] == "breaching"
-    for other in set(_alarms_by_key(rendered)) - {"external-health-check"}:
+    in_us_east_1 = {"external-health-check", DELIVERY_FAILED_US_EAST_1}
+    for other in set(_alarms_by_key(rendered)) - in_us_east_1:
         assert provider_name(_alarms_by_key(rendered)[other].provider) == "main", other
 
 
@@ -354,6 +380,7 @@ def test_pager_only_on_critical_topics_and_emails_on_every_topic(rendered, alarm
         MAIN_TOPIC_ARN: paged,
         US_EAST_1_TOPIC_ARN: paged,
         WARNING_TOPIC_ARN: emails,
+        US_EAST_1_WARNING_TOPIC_ARN: emails,
     }
 
 
@@ -427,11 +454,15 @@ def test_outputs_name_every_alarm_and_every_topic(render_alarms):
     outputs: dict[str, Any] = {}
     render_alarms(outputs=outputs)
 
-    assert set(outputs["alarm_names"]) == PROMISED_KEYS
+    assert set(outputs["alarm_names"]) == PROMISED_KEYS | {DELIVERY_FAILED_US_EAST_1}
+    assert outputs["alarm_names"][DELIVERY_FAILED_US_EAST_1] == (
+        "miko-prod-alarm-delivery-failed-us-east-1"
+    )
     assert outputs["alarm_names"]["deployment-failed"] == "miko-prod-deployment-failed"
     assert outputs["topic_arn"] == MAIN_TOPIC_ARN
     assert outputs["warning_topic_arn"] == WARNING_TOPIC_ARN
     assert outputs["us_east_1_topic_arn"] == US_EAST_1_TOPIC_ARN
+    assert outputs["us_east_1_warning_topic_arn"] == US_EAST_1_WARNING_TOPIC_ARN
     assert outputs["health_check_id"] == "alarms-site-health-check-id"
 
 
@@ -441,3 +472,84 @@ def test_booking_failures_warn_from_the_browsers_metric(rendered, alarm_settings
     assert alarm["metricName"] == "booking_failed"
     assert alarm["dimensions"] == {"Environment": "production"}
     assert alarm["threshold"] == alarm_settings.booking_failures_per_period
+
+
+# --- failed alarm deliveries (instead of SNS delivery-status logs, FSBP SNS.2) ----------------
+
+
+@pytest.mark.parametrize(
+    ("key", "topic_name", "region", "notified"),
+    [
+        (DELIVERY_FAILED, "miko-prod-alarms", "main", WARNING_TOPIC_ARN),
+        (
+            DELIVERY_FAILED_US_EAST_1,
+            "miko-prod-alarms-us-east-1",
+            "us-east-1",
+            US_EAST_1_WARNING_TOPIC_ARN,
+        ),
+    ],
+)
+def test_failed_deliveries_of_each_paging_topic_are_emailed_from_its_region(
+    rendered, key, topic_name, region, notified
+):
+    alarm = _alarms_by_key(rendered)[key]
+    inputs = alarm.inputs
+
+    assert provider_name(alarm.provider) == region
+    assert inputs["namespace"] == "AWS/SNS"
+    assert inputs["metricName"] == "NumberOfNotificationsFailed"
+    assert inputs["dimensions"] == {"TopicName": topic_name}
+    assert (inputs["statistic"], inputs["period"], inputs["evaluationPeriods"]) == ("Sum", 300, 1)
+    assert inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert inputs["threshold"] == 1
+    assert inputs["treatMissingData"] == "notBreaching"
+    assert inputs["tags"] == {"alarm": DELIVERY_FAILED}
+    assert inputs["alarmDescription"].endswith(
+        f"Runbook: docs/runbooks/alarms.md#{DELIVERY_FAILED}"
+    )
+    # Emails only: never the topic whose deliveries failed, nor any topic with the pager.
+    assert inputs["alarmActions"] == [notified]
+    assert "okActions" not in inputs
+    pager_topics = {
+        sub.inputs["topic"]
+        for sub in rendered.of_type(SUBSCRIPTION)
+        if sub.inputs["protocol"] == "https"
+    }
+    assert pager_topics == {MAIN_TOPIC_ARN, US_EAST_1_TOPIC_ARN}
+    assert notified not in pager_topics
+
+
+def test_every_topic_with_the_pager_has_its_failed_deliveries_alarmed(rendered):
+    paged_topic_names = {
+        sub.inputs["topic"].rsplit(":", 1)[1]
+        for sub in rendered.of_type(SUBSCRIPTION)
+        if sub.inputs["protocol"] == "https"
+    }
+    watched = {
+        alarm.inputs["dimensions"]["TopicName"]
+        for alarm in rendered.of_type(METRIC_ALARM)
+        if alarm.inputs["tags"]["alarm"] == DELIVERY_FAILED
+    }
+
+    assert watched == paged_topic_names
+
+
+def test_us_east_1_warning_topic_takes_only_cloudwatch_under_the_us_east_1_key(rendered):
+    topic = rendered.named("alarms-us-east-1-warning-topic")
+    policy = json.loads(rendered.named("alarms-us-east-1-warning-topic-policy").inputs["policy"])
+
+    assert topic.inputs["name"] == "miko-prod-alarms-us-east-1-warning"
+    assert provider_name(topic.provider) == "us-east-1"
+    assert (
+        topic.inputs["kmsMasterKeyId"]
+        == (rendered.named("alarms-us-east-1-topic").inputs["kmsMasterKeyId"])
+    )
+    assert policy["Statement"][0]["Principal"]["Service"] == ["cloudwatch.amazonaws.com"]
+
+
+def test_no_topic_logs_its_delivery_status(rendered):
+    """Delivery-status log entries record the endpoint: the pager URL and its key."""
+    for topic in rendered.of_type("aws:sns/topic:Topic"):
+        assert not [key for key in topic.inputs if "Feedback" in key], topic.name
+    assert not rendered.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert not rendered.of_type("aws:iam/role:Role")

@@ -315,7 +315,7 @@ def test_noncurrent_log_versions_expire_with_the_current_ones():
     mocks = _render_load_balancer()
 
     (lifecycle,) = mocks.of_type(LIFECYCLE)
-    (rule,) = lifecycle.inputs["rules"]
+    (rule,) = [r for r in lifecycle.inputs["rules"] if r["id"] == "expire-access-logs"]
     assert rule["status"] == "Enabled"
     assert rule["expiration"]["days"] == LOG_EXPIRY_DAYS
     assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": LOG_EXPIRY_DAYS}

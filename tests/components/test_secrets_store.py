@@ -7,6 +7,7 @@ import pulumi
 import pytest
 from pulumi.runtime import settings as runtime_settings
 
+from components.policy_documents import account_administers_key
 from components.secrets_store import (
     SecretsStore,
     SecretsStoreArgs,
@@ -34,6 +35,7 @@ def test_key_rotates_and_has_an_alias(rendering):
 
 def test_key_policy_limits_logs_to_this_accounts_log_groups():
     policy = json.loads(key_policy("111122223333", "us-west-2"))
+    assert policy["Statement"][0] == account_administers_key("111122223333")
     logs = next(s for s in policy["Statement"] if "Service" in s["Principal"])
     assert logs["Principal"] == {"Service": "logs.us-west-2.amazonaws.com"}
     assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == (

@@ -110,6 +110,7 @@ def test_only_the_critical_rate_and_latency_alarms_roll_back():
         ({"severity": None}, "needs a severity and a threshold"),
         ({"rolls_back_deployments": True}, "only a critical alarm"),
         ({"log_filter": DATABASE_CHECK_FAILED}, "per-stack Metric"),
+        ({"severity": None, "threshold": None, "alarm": "x"}, "only an alarmed signal"),
     ],
 )
 def test_an_inconsistent_entry_is_refused_at_import(change, problem):
@@ -153,16 +154,27 @@ def test_metric_math_returns_only_its_last_step(alarm_settings, signal_scope):
     assert {query["metric"]["stat"] for query in queries if "metric" in query} == {"Sum"}
 
 
-def test_a_warning_outside_the_main_region_has_no_topic():
-    topics = AlarmTopics(critical="c", warning="w", us_east_1="e")  # type: ignore[arg-type]
+def test_each_region_s_alarms_notify_that_region_s_topic_of_their_severity():
+    topics = AlarmTopics(critical="c", warning="w", us_east_1="e", us_east_1_warning="ew")  # type: ignore[arg-type]
     east_warning = replace(_signal("external-health-check"), severity="warning")
 
     assert _notifications(_signal("external-health-check"), topics) == {
         "alarm_actions": ["e"],
         "ok_actions": ["e"],
     }
-    with pytest.raises(ValueError, match="no warning topic in us-east-1"):
-        _notifications(east_warning, topics)
+    assert _notifications(east_warning, topics) == {"alarm_actions": ["ew"]}
+    assert _notifications(_signal("alarm-delivery-failed-us-east-1"), topics) == {
+        "alarm_actions": ["ew"]
+    }
+    assert _notifications(_signal("alarm-delivery-failed"), topics) == {"alarm_actions": ["w"]}
+
+
+def test_an_alarm_watched_in_two_regions_has_one_alarm_key():
+    main, east = _signal("alarm-delivery-failed"), _signal("alarm-delivery-failed-us-east-1")
+
+    assert main.alarm_key == east.alarm_key == "alarm-delivery-failed"
+    assert (main.region, east.region) == (None, "us-east-1")
+    assert _signal("requests").alarm_key == "requests"
 
 
 def test_a_panel_cannot_mix_regions(alarm_settings, signal_scope):

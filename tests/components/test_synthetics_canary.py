@@ -1,9 +1,11 @@
 """The synthetic patient journey's canary, bucket, role and alarm, in both stacks' renderings.
 
 Sources of truth: the CloudWatch Synthetics API's limits and AWS's canary role documentation
-(CloudWatch_Synthetics_Canaries_CanaryPermissions.html) for the canary and its role, moto's IAM
-policy validator for the documents' grammar, botocore's S3 model for the bucket settings, and
-canary/journey.js itself for the environment the canary hands the script.
+(CloudWatch_Synthetics_Canaries_CanaryPermissions.html) for the canary and its role, AWS's
+"Encrypting canary artifacts" (CloudWatch_Synthetics_artifact_encryption.html) for the SSE-KMS
+artifacts and the key actions the role needs, moto's IAM policy validator for the documents'
+grammar, botocore's S3 model for the bucket settings, and canary/journey.js itself for the
+environment the canary hands the script.
 """
 
 import hashlib
@@ -24,6 +26,7 @@ from components.synthetics_canary import (
     ALARM_KEY,
     CANARY_DIR,
     HANDLER,
+    KEY_ACTIONS,
     PROJECT_DIR,
     RUNTIME_PLAYWRIGHT_VERSION,
     RUNTIME_VERSION,
@@ -43,6 +46,7 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 BUCKET = "aws:s3/bucket:Bucket"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+KEY = "aws:kms/key:Key"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 ENCRYPTION = (
@@ -186,16 +190,59 @@ def test_the_canary_waits_for_its_role_policy_and_its_bucket(rendering):
 # --- the artifact bucket -------------------------------------------------------------------
 
 
-def test_artifacts_go_to_the_canarys_own_bucket_encrypted_with_sse_s3(rendering):
+def test_artifacts_go_to_the_canarys_own_bucket_encrypted_with_the_canarys_key(rendering):
     [bucket] = component_of(rendering, BUCKET)
+    [key] = component_of(rendering, KEY)
     canary = canary_of(rendering).inputs
     assert bucket.inputs["bucket"] == f"miko-{rendering.stack}-canary-artifacts"
     assert canary["artifactS3Location"] == f"s3://{bucket.outputs['bucket']}/"
-    assert canary["artifactConfig"] == {"s3Encryption": {"encryptionMode": "SSE_S3"}}
+    # The API's EncryptionMode enum is SSE_S3 | SSE_KMS; SSE_KMS needs the key's ARN.
+    assert canary["artifactConfig"] == {
+        "s3Encryption": {"encryptionMode": "SSE_KMS", "kmsKeyArn": key.outputs["arn"]}
+    }
     [encryption] = component_of(rendering, ENCRYPTION)
     [rule] = encryption.inputs["rules"]
-    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    assert rule["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": key.outputs["arn"],
+    }
+    assert rule["bucketKeyEnabled"] is True
     assert bucket.protect is (rendering.stack == "prod")
+
+
+def test_the_canarys_key_is_its_own_rotated_protected_and_explicitly_governed(rendering):
+    [key] = component_of(rendering, KEY)
+    assert key.inputs["enableKeyRotation"] is True
+    assert key.inputs["deletionWindowInDays"] == 30
+    assert key.protect is (rendering.stack == "prod")
+    # Not the stack key that guards the integration secrets: a key of the canary's own.
+    [secrets_key] = [k for k in rendering.of_type(KEY) if k.name == "secrets-key"]
+    assert key.outputs["arn"] != secrets_key.outputs["arn"]
+    # The account administers it; IAM grants (the canary's role alone) decide who uses it.
+    policy = json.loads(key.inputs["policy"])
+    assert policy["Statement"] == [
+        {
+            "Sid": "AccountAdministersKeyThroughIam",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    granted_on_key = [
+        (policy_resource.name, statement["Action"])
+        for policy_resource in rendering.of_type(ROLE_POLICY)
+        for statement in json.loads(policy_resource.inputs["policy"])["Statement"]
+        if key.outputs["arn"] in statement.get("Resource", [])
+    ]
+    assert granted_on_key == [("synthetic-journey-role", sorted(KEY_ACTIONS))]
+
+
+def test_the_canary_waits_for_its_key(rendering):
+    [key] = component_of(rendering, KEY)
+    [encryption] = component_of(rendering, ENCRYPTION)
+    assert rendering.waits_for(canary_of(rendering), key)
+    assert rendering.waits_for(encryption, key)
 
 
 def test_the_bucket_settings_are_one_chain_from_the_private_baseline(rendering):
@@ -270,9 +317,12 @@ def test_the_role_has_the_documented_permissions_scoped_to_this_canary(rendering
         for statement in document["Statement"]
         for action in statement["Action"]
     }
+    [key] = component_of(rendering, KEY)
     arn = bucket.outputs["arn"]
     name = f"miko-{rendering.stack}-journey"
     assert granted["s3:PutObject"] == ([f"{arn}/*"], None)
+    # SSE-KMS artifacts: AWS documents exactly these two actions, on the canary's key only.
+    assert granted["kms:GenerateDataKey"] == granted["kms:Decrypt"] == ([key.outputs["arn"]], None)
     assert granted["s3:GetObject"] == ([f"{arn}/*"], None)
     assert granted["s3:GetBucketLocation"] == ([arn], None)
     assert granted["s3:ListAllMyBuckets"] == (["*"], None)
@@ -290,6 +340,8 @@ def test_the_role_has_the_documented_permissions_scoped_to_this_canary(rendering
         "s3:GetObject",
         "s3:GetBucketLocation",
         "s3:ListAllMyBuckets",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
         "logs:CreateLogGroup",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -301,9 +353,19 @@ def test_the_policy_documents_are_valid_iam():
     trust = json.loads(trust_policy("123456789012"))
     assert trust["Version"] == "2012-10-17"
     assert "Resource" not in trust["Statement"][0]  # a trust policy names no resource
-    document = role_policy("arn:aws:s3:::b", "eu-central-1", "123456789012", "miko-prod-journey")
+    key_arn = "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    document = role_policy(
+        "arn:aws:s3:::b", key_arn, "eu-central-1", "123456789012", "miko-prod-journey"
+    )
     IAMPolicyDocumentValidator(document).validate()
-    assert "kms:" not in document, "SSE-S3 artifacts: the role needs no key"
+    kms_statements = [
+        statement
+        for statement in json.loads(document)["Statement"]
+        if any(action.startswith("kms:") for action in statement["Action"])
+    ]
+    assert kms_statements == [
+        {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [key_arn]}
+    ]
 
 
 # --- the alarm -----------------------------------------------------------------------------

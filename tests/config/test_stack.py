@@ -49,12 +49,12 @@ def config_problems(stack: str, config: dict[str, object], secrets=None) -> str:
         (
             "prod",
             {"logRetentionDays": 30},
-            "logRetentionDays: 30 is below logRetentionFloorDays 90",
+            "logRetentionDays: 30 is below logRetentionFloorDays 365",
         ),
         (
             "prod",
             {"flowLogRetentionDays": 14},
-            "flowLogRetentionDays: 14 is below logRetentionFloorDays 90",
+            "flowLogRetentionDays: 14 is below logRetentionFloorDays 365",
         ),
         (
             "staging",

@@ -332,6 +332,46 @@ def test_an_iam_role_name_claimed_by_two_stacks_is_refused():
     ]
 
 
+def test_one_stack_of_the_account_records_its_management_events():
+    staging, prod = render("staging"), render("prod")
+    owners = [c.stack for c in claims(staging) + claims(prod) if "management-event" in c.what]
+    assert owners == ["prod"]
+
+
+@pytest.mark.parametrize(
+    "trail_inputs",
+    [
+        {
+            "advancedEventSelectors": [
+                {"fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}]}
+            ]
+        },
+        {},  # basic selectors: CloudTrail records management events by default
+    ],
+)
+def test_two_stacks_recording_the_account_s_management_events_are_refused(trail_inputs):
+    stacks = [
+        rendering(stack, resource(stack, "aws:cloudtrail/trail:Trail", "audit", trail_inputs))
+        for stack in ("staging", "prod")
+    ]
+    (collision,) = check(stacks)
+    assert collision.what == "The account's management-event trail (auditAccountTrail)"
+    assert collision.stacks == ("staging", "prod")
+
+
+def test_a_data_events_only_trail_claims_nothing():
+    data_only = {
+        "advancedEventSelectors": [
+            {"fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]}]}
+        ]
+    }
+    stacks = [
+        rendering(stack, resource(stack, "aws:cloudtrail/trail:Trail", "audit", data_only))
+        for stack in ("staging", "prod")
+    ]
+    assert check(stacks) == []
+
+
 def test_iam_names_are_case_insensitive():
     first = rendering(
         "staging", resource("staging", "aws:iam/role:Role", "r", {"name": "Miko-Role"})

@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 
 from policies.compute import looks_like_credential
+from tests.policies.conftest import KEY_ARN, stack_resource
 
 SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -153,6 +154,7 @@ def test_service_without_rollback_is_reported(run_resource, breaker):
 GOOD_REPOSITORY = {
     "imageTagMutability": "IMMUTABLE",
     "imageScanningConfiguration": {"scanOnPush": True},
+    "encryptionConfigurations": [{"encryptionType": "KMS", "kmsKey": KEY_ARN}],
 }
 
 
@@ -168,5 +170,127 @@ def test_mutable_repository_is_reported(run_resource):
     assert run_resource("ecr-immutable-tags", REPOSITORY, {})
 
 
+def test_repository_with_customer_key_passes(run_resource):
+    assert run_resource("ecr-customer-kms-key", REPOSITORY, GOOD_REPOSITORY) == []
+
+
+@pytest.mark.parametrize(
+    ("configurations", "named"),
+    [
+        (None, "AES256"),
+        ([{"encryptionType": "AES256"}], "AES256"),
+        ([{"encryptionType": "KMS"}], "AWS managed aws/ecr key"),
+    ],
+)
+def test_repository_without_customer_key_is_reported(run_resource, configurations, named):
+    props = {**GOOD_REPOSITORY, "encryptionConfigurations": configurations}
+    messages = run_resource("ecr-customer-kms-key", REPOSITORY, props)
+    assert len(messages) == 1
+    assert named in messages[0]
+    assert "FSBP ECR.5" in messages[0]
+
+
 def test_repository_without_scan_on_push_is_reported(run_resource):
     assert run_resource("ecr-scan-on-push", REPOSITORY, {"imageTagMutability": "IMMUTABLE"})
+
+
+# FSBP ECS.1 (network part), ECS.3, ECS.10, ECS.12, ECR.3 (Security Hub user guide, June 2023)
+# and ECS.17 (newer).
+CLUSTER = "aws:ecs/cluster:Cluster"
+LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+
+
+@pytest.mark.parametrize(
+    "modes", [{"networkMode": "awsvpc"}, {"networkMode": "awsvpc", "pidMode": "task"}, {}]
+)
+def test_task_with_private_namespaces_passes(run_resource, modes):
+    props = {"containerDefinitions": json.dumps([GOOD_CONTAINER]), **modes}
+    assert run_resource("ecs-task-host-namespaces-isolated", TASK_DEFINITION, props) == []
+
+
+@pytest.mark.parametrize(
+    ("prop", "control"),
+    [("networkMode", "ECS.17"), ("pidMode", "ECS.3"), ("ipcMode", "IPC namespace")],
+)
+def test_task_sharing_a_host_namespace_is_reported(run_resource, prop, control):
+    props = {"containerDefinitions": json.dumps([GOOD_CONTAINER]), prop: "host"}
+    [message] = run_resource(
+        "ecs-task-host-namespaces-isolated", TASK_DEFINITION, props, name="app-task"
+    )
+    assert message.startswith(f"Task definition 'app-task' sets {prop} 'host'")
+    assert control in message
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"launchType": "FARGATE"},
+        {"launchType": "FARGATE", "platformVersion": "LATEST"},
+        {"launchType": "EC2", "platformVersion": "1.3.0"},
+    ],
+)
+def test_service_on_the_latest_platform_passes(run_resource, props):
+    assert run_resource("ecs-fargate-latest-platform", SERVICE, props) == []
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"launchType": "FARGATE", "platformVersion": "1.3.0"},
+        {
+            "capacityProviderStrategies": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+            "platformVersion": "1.4.0",
+        },
+    ],
+)
+def test_service_pinning_an_old_platform_is_reported(run_resource, props):
+    [message] = run_resource("ecs-fargate-latest-platform", SERVICE, props, name="app-service")
+    assert message.startswith("Service 'app-service' pins Fargate platform version")
+    assert "ECS.10" in message
+
+
+@pytest.mark.parametrize("value", ["enabled", "enhanced"])
+def test_cluster_with_container_insights_passes(run_resource, value):
+    props = {"settings": [{"name": "containerInsights", "value": value}]}
+    assert run_resource("ecs-cluster-container-insights", CLUSTER, props) == []
+
+
+@pytest.mark.parametrize(
+    "settings", [None, [], [{"name": "containerInsights", "value": "disabled"}]]
+)
+def test_cluster_without_container_insights_is_reported(run_resource, settings):
+    [message] = run_resource(
+        "ecs-cluster-container-insights", CLUSTER, {"settings": settings}, name="app-cluster"
+    )
+    assert message.startswith("Cluster 'app-cluster' must turn Container Insights on")
+    assert "ECS.12" in message
+
+
+def _repository():
+    return stack_resource(
+        REPOSITORY,
+        {"name": "miko-staging-app", "imageTagMutability": "IMMUTABLE"},
+        name="image-repository",
+    )
+
+
+def test_repository_with_lifecycle_policy_passes(run_stack):
+    repository = _repository()
+    by_dependency = stack_resource(
+        LIFECYCLE_POLICY,
+        {"repository": "unknown-at-preview", "policy": "{}"},
+        name="image-lifecycle",
+        depends_on={"repository": [repository]},
+    )
+    by_name = stack_resource(LIFECYCLE_POLICY, {"repository": "miko-staging-app"}, name="by-name")
+    assert run_stack("ecr-lifecycle-policy", [repository, by_dependency]) == []
+    assert run_stack("ecr-lifecycle-policy", [repository, by_name]) == []
+
+
+def test_repository_without_lifecycle_policy_is_reported(run_stack):
+    repository = _repository()
+    other = stack_resource(LIFECYCLE_POLICY, {"repository": "another-repo"}, name="other")
+    [(message, urn)] = run_stack("ecr-lifecycle-policy", [repository, other])
+    assert urn == repository.urn
+    assert message.startswith("ECR repository 'image-repository' has no lifecycle policy")
+    assert "ECR.3" in message

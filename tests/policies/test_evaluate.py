@@ -161,18 +161,30 @@ def alarm_resources():
 WHOLE_DAYS = {"period": 86400, "evaluationWindow": {"wallClockWindow": {"timezone": "UTC"}}}
 
 
+ABORT_INCOMPLETE_UPLOADS_RULE = {
+    "id": "abort-incomplete-uploads",
+    "status": "Enabled",
+    "filter": {"prefix": ""},
+    "abortIncompleteMultipartUpload": {"daysAfterInitiation": 1},
+}
+
+
+DENY_INSECURE_TRANSPORT = {
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+
+def tls_only_policy_granting(*statements):
+    """The dump bucket's policy: TLS only, plus `statements`."""
+    return json.dumps({"Statement": [DENY_INSECURE_TRANSPORT, *statements]})
+
+
 def storage_resources():
     bucket_urn = urn_of("aws:s3/bucket:Bucket", "dumps")
-    tls_only = {
-        "Statement": [
-            {
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ]
-    }
+    tls_only = {"Statement": [DENY_INSECURE_TRANSPORT]}
 
     def companion(resource_type, name, props):
         return planned(
@@ -187,7 +199,7 @@ def storage_resources():
         "lifecycle": {"deleteAfter": 35},
     }
     return [
-        planned("aws:s3/bucket:Bucket", "dumps", {}, resource_id="dumps-id"),
+        planned("aws:s3/bucket:Bucket", "dumps", {"bucket": "miko-dumps"}, resource_id="dumps-id"),
         companion(
             "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
             "dumps-pab",
@@ -222,6 +234,16 @@ def storage_resources():
         ),
         companion(
             "aws:s3/bucketPolicy:BucketPolicy", "dumps-policy", {"policy": json.dumps(tls_only)}
+        ),
+        companion(
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+            "dumps-ownership",
+            {"rule": {"objectOwnership": "BucketOwnerEnforced"}},
+        ),
+        companion(
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+            "dumps-lifecycle",
+            {"rules": [ABORT_INCOMPLETE_UPLOADS_RULE]},
         ),
         planned(
             "aws:backup/vault:Vault", "vault", {"kmsKeyArn": KEY_ARN}, resource_id="miko-vault"
@@ -289,9 +311,79 @@ def network_resources():
     ]
 
 
+HARDENED_ALB = {
+    "dropInvalidHeaderFields": True,
+    "enableDeletionProtection": True,
+    "accessLogs": {"bucket": "alb-logs", "enabled": True},
+    "subnets": ["subnet-a", "subnet-b"],
+}
+SCOPED_ROLE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": KEY_ARN},
+    ],
+}
+
+
+def with_statement(statement):
+    """The role policy with one more Allow statement."""
+    return json.dumps(
+        {**SCOPED_ROLE_POLICY, "Statement": [*SCOPED_ROLE_POLICY["Statement"], statement]}
+    )
+
+
+def baseline_resources():
+    """The ECS cluster, ECR lifecycle, subnet, certificate, queue and role policy that the
+    Security Hub baseline policies (issue 15) look at."""
+    return [
+        planned(
+            "aws:ecs/cluster:Cluster",
+            "cluster",
+            {"settings": [{"name": "containerInsights", "value": "enabled"}]},
+        ),
+        planned(
+            "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+            "repo-lifecycle",
+            {"repository": "repo-name", "policy": json.dumps({"rules": []})},
+            property_dependencies={"repository": [urn_of("aws:ecr/repository:Repository", "repo")]},
+        ),
+        planned(
+            "aws:ec2/subnet:Subnet",
+            "private-0",
+            {"vpcId": "vpc-1", "cidrBlock": "10.40.128.0/20", "mapPublicIpOnLaunch": False},
+        ),
+        planned(
+            "aws:acm/certificate:Certificate",
+            "certificate",
+            {"domainName": "www.example.com", "validationMethod": "DNS"},
+        ),
+        planned("aws:sqs/queue:Queue", "dead-letters", {"kmsMasterKeyId": KEY_ARN}),
+        planned(
+            "aws:iam/rolePolicy:RolePolicy",
+            "task-role-policy",
+            {"role": "task-role", "policy": json.dumps(SCOPED_ROLE_POLICY)},
+        ),
+    ]
+
+
+MANAGEMENT_EVENTS = {
+    "name": "Management events",
+    "fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}],
+}
+DUMPS_OBJECT_EVENTS = {
+    "name": "Object events of the dump bucket",
+    "fieldSelectors": [
+        {"field": "eventCategory", "equals": ["Data"]},
+        {"field": "resources.type", "equals": ["AWS::S3::Object"]},
+        {"field": "resources.ARN", "startsWiths": ["arn:aws:s3:::miko-dumps/"]},
+    ],
+}
+
+
 def compliant_stack():
     return [
-        planned("aws:lb/loadBalancer:LoadBalancer", "alb", {"dropInvalidHeaderFields": True}),
+        planned("aws:lb/loadBalancer:LoadBalancer", "alb", HARDENED_ALB),
         planned(
             "aws:lb/listener:Listener",
             "https",
@@ -345,6 +437,7 @@ def compliant_stack():
             "aws:ecs/service:Service",
             "service",
             {
+                "launchType": "FARGATE",
                 "networkConfiguration": {"assignPublicIp": False},
                 "deploymentCircuitBreaker": {"enable": True, "rollback": True},
             },
@@ -352,28 +445,45 @@ def compliant_stack():
         planned(
             "aws:ecs/taskDefinition:TaskDefinition",
             "task",
-            {"containerDefinitions": container_definitions()},
+            {"networkMode": "awsvpc", "containerDefinitions": container_definitions()},
         ),
         planned(
             "aws:ecr/repository:Repository",
             "repo",
-            {"imageTagMutability": "IMMUTABLE", "imageScanningConfiguration": {"scanOnPush": True}},
+            {
+                "imageTagMutability": "IMMUTABLE",
+                "imageScanningConfiguration": {"scanOnPush": True},
+                "encryptionConfigurations": [{"encryptionType": "KMS", "kmsKey": KEY_ARN}],
+            },
         ),
         planned(
             "aws:secretsmanager/secret:Secret",
             "supabase",
             {"kmsKeyId": KEY_ARN, "tags": {"rotated-on": "2026-11-01"}},
         ),
-        planned("aws:kms/key:Key", "key", {"enableKeyRotation": True, "policy": KEY_POLICY}),
         planned(
-            "aws:cloudwatch/logGroup:LogGroup", "logs", {"retentionInDays": 90, "kmsKeyId": KEY_ARN}
+            "aws:kms/key:Key",
+            "key",
+            {"enableKeyRotation": True, "deletionWindowInDays": 30, "policy": KEY_POLICY},
+        ),
+        planned(
+            "aws:cloudwatch/logGroup:LogGroup",
+            "logs",
+            {"retentionInDays": 365, "kmsKeyId": KEY_ARN},
         ),
         planned(
             "aws:cloudtrail/trail:Trail",
             "trail",
-            {"isMultiRegionTrail": True, "enableLogFileValidation": True, "kmsKeyId": KEY_ARN},
+            {
+                "isMultiRegionTrail": True,
+                "enableLogFileValidation": True,
+                "kmsKeyId": KEY_ARN,
+                "cloudWatchLogsGroupArn": "arn:aws:logs:eu-west-1:123456789012:log-group:trail:*",
+                "advancedEventSelectors": [MANAGEMENT_EVENTS, DUMPS_OBJECT_EVENTS],
+            },
         ),
         *network_resources(),
+        *baseline_resources(),
         planned(
             "aws:scheduler/schedule:Schedule",
             "dump-schedule",
@@ -420,6 +530,53 @@ BREAKING_CHANGES = {
         rs, "forward-from-edge", conditions=[ORIGIN_PROOF_CONDITION]
     ),
     "alb-drops-invalid-headers": lambda rs: merge_props(rs, "alb", dropInvalidHeaderFields=False),
+    # Issue 15, the Security Hub baseline (FSBP/CIS controls in each policy's description).
+    "alb-access-logs-enabled": lambda rs: merge_props(rs, "alb", accessLogs=None),
+    "alb-deletion-protection": lambda rs: merge_props(rs, "alb", enableDeletionProtection=False),
+    "alb-desync-mitigation": lambda rs: merge_props(rs, "alb", desyncMitigationMode="monitor"),
+    "alb-multi-az": lambda rs: merge_props(rs, "alb", subnets=["subnet-a"]),
+    "subnet-no-auto-public-ip": lambda rs: merge_props(rs, "private-0", mapPublicIpOnLaunch=True),
+    "vpc-flow-logs-enabled": lambda rs: without(rs, "flow-log"),
+    "ecs-task-host-namespaces-isolated": lambda rs: merge_props(rs, "task", pidMode="host"),
+    "ecs-fargate-latest-platform": lambda rs: merge_props(rs, "service", platformVersion="1.3.0"),
+    "ecs-cluster-container-insights": lambda rs: merge_props(rs, "cluster", settings=[]),
+    "ecr-lifecycle-policy": lambda rs: without(rs, "repo-lifecycle"),
+    "acm-certificate-auto-renewing": lambda rs: merge_props(
+        rs, "certificate", validationMethod="EMAIL"
+    ),
+    "acm-certificate-key-strength": lambda rs: merge_props(
+        rs, "certificate", keyAlgorithm="RSA_1024"
+    ),
+    "sns-topic-kms-encrypted": lambda rs: merge_props(rs, "alarms", kmsMasterKeyId=None),
+    "sqs-queue-encrypted": lambda rs: merge_props(rs, "dead-letters", kmsMasterKeyId=None),
+    "resource-policy-not-public": lambda rs: merge_props(
+        rs,
+        "key",
+        policy=json.dumps(
+            {
+                "Statement": [
+                    *json.loads(KEY_POLICY)["Statement"],
+                    {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"},
+                ]
+            }
+        ),
+    ),
+    "iam-policy-no-full-admin": lambda rs: merge_props(
+        rs,
+        "task-role-policy",
+        policy=with_statement({"Effect": "Allow", "Action": "*", "Resource": "*"}),
+    ),
+    "iam-policy-no-service-wildcards": lambda rs: merge_props(
+        rs,
+        "task-role-policy",
+        policy=with_statement({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::a"}),
+    ),
+    "iam-policy-no-decrypt-all-keys": lambda rs: merge_props(
+        rs,
+        "task-role-policy",
+        policy=with_statement({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}),
+    ),
+    "kms-key-deletion-window": lambda rs: merge_props(rs, "key", deletionWindowInDays=7),
     "security-group-no-public-ingress": lambda rs: merge_props(
         rs,
         "alb-sg",
@@ -454,6 +611,13 @@ BREAKING_CHANGES = {
         rs, "task", containerDefinitions=container_definitions(image="miko:latest")
     ),
     "ecr-immutable-tags": lambda rs: merge_props(rs, "repo", imageTagMutability="MUTABLE"),
+    "security-controls-accounted": lambda rs: [
+        *rs,
+        planned("aws:rds/instance:Instance", "database", {"storageEncrypted": True}),
+    ],
+    "ecr-customer-kms-key": lambda rs: merge_props(
+        rs, "repo", encryptionConfigurations=[{"encryptionType": "AES256"}]
+    ),
     "ecr-scan-on-push": lambda rs: merge_props(
         rs, "repo", imageScanningConfiguration={"scanOnPush": False}
     ),
@@ -471,22 +635,12 @@ BREAKING_CHANGES = {
     "service-principal-source-condition": lambda rs: merge_props(
         rs,
         "dumps-policy",
-        policy=json.dumps(
+        policy=tls_only_policy_granting(
             {
-                "Statement": [
-                    {
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    },
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                        "Action": "s3:PutObject",
-                        "Resource": "arn:aws:s3:::dumps/*",
-                    },
-                ]
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": "arn:aws:s3:::dumps/*",
             }
         ),
     ),
@@ -497,6 +651,27 @@ BREAKING_CHANGES = {
     "s3-bucket-encryption": lambda rs: without(rs, "dumps-sse"),
     "s3-bucket-versioning": lambda rs: without(rs, "dumps-versioning"),
     "s3-bucket-tls-only": lambda rs: without(rs, "dumps-policy"),
+    "s3-bucket-lifecycle-aborts-multipart": lambda rs: merge_props(
+        rs, "dumps-lifecycle", rules=[{**ABORT_INCOMPLETE_UPLOADS_RULE, "status": "Disabled"}]
+    ),
+    "s3-bucket-owner-enforced": lambda rs: merge_props(
+        rs, "dumps-ownership", rule={"objectOwnership": "ObjectWriter"}
+    ),
+    "s3-bucket-kms-encryption": lambda rs: merge_props(
+        rs, "dumps-sse", rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+    ),
+    "s3-bucket-policy-cross-account-restricted": lambda rs: merge_props(
+        rs,
+        "dumps-policy",
+        policy=tls_only_policy_granting(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+                "Action": "s3:PutBucket*",
+                "Resource": "arn:aws:s3:::dumps",
+            }
+        ),
+    ),
     "backup-plan-retention-floor": lambda rs: merge_props(
         rs,
         "plan",
@@ -521,6 +696,9 @@ BREAKING_CHANGES = {
     "stateful-resources-protected": lambda rs: replace(rs, "key", protect=False),
     "cloudtrail-multi-region-validated-encrypted": lambda rs: merge_props(
         rs, "trail", enableLogFileValidation=False
+    ),
+    "s3-bucket-object-events-recorded": lambda rs: merge_props(
+        rs, "trail", advancedEventSelectors=[MANAGEMENT_EVENTS]
     ),
     "cloudflare-security-headers": lambda rs: without(rs, "headers"),
     "cloudflare-api-never-cached": lambda rs: merge_props(
@@ -547,6 +725,11 @@ BREAKING_CHANGES = {
 }
 
 
+# Prod's log floor (365 days, FSBP CloudWatch.16) equals its flow-log floor, so a short flow-log
+# retention is caught there by log-group-retention too; staging keeps the two floors apart.
+BREAKING_STACK = {"vpc-flow-log-retention": "staging"}
+
+
 def test_every_policy_has_a_breaking_change():
     # The zone policies apply to the edge stack only (zoneHostnames in its config); their
     # breaking changes are in tests/policies/test_zone.py, against the rendered edge stack.
@@ -562,7 +745,8 @@ def test_compliant_stack_has_no_violations(stack):
 
 @pytest.mark.parametrize("policy_name", sorted(BREAKING_CHANGES))
 def test_breaking_change_is_blocked_by_its_policy_alone(policy_name):
-    violations = evaluate(BREAKING_CHANGES[policy_name](compliant_stack()), stack_config("prod"))
+    stack = BREAKING_STACK.get(policy_name, "prod")
+    violations = evaluate(BREAKING_CHANGES[policy_name](compliant_stack()), stack_config(stack))
     assert {v.policy_name for v in violations} == {policy_name}
     assert all(v.enforcement_level == "mandatory" for v in violations)
 
@@ -577,6 +761,10 @@ def test_staging_levels_are_applied():
     assert violations[0].urn.endswith("::supabase")
 
 
+# The controls this pack holds no policy for, excepted as prod's config does.
+CONTROL_EXCEPTIONS = load_policy_config("prod")["security-controls-accounted"]
+
+
 def test_levels_and_properties_come_from_the_given_config():
     config = {
         "secret-rotation-age": {
@@ -585,6 +773,7 @@ def test_levels_and_properties_come_from_the_given_config():
             "today": "2026-11-25",
         },
         "ecr-immutable-tags": "disabled",
+        "security-controls-accounted": CONTROL_EXCEPTIONS,
     }
     stack = BREAKING_CHANGES["ecr-immutable-tags"](compliant_stack())
     violations = evaluate(stack, config)
@@ -618,7 +807,18 @@ def test_unknown_values_during_preview_never_crash_and_skip_their_checks():
     unknown: dict[str, dict[str, Any]] = {
         "https": {"sslPolicy": UNKNOWN_STRING_VALUE},
         "http": {"defaultActions": [{"type": UNKNOWN_STRING_VALUE}]},
-        "alb": {"dropInvalidHeaderFields": UNKNOWN_BOOLEAN_VALUE},
+        "alb": {
+            "dropInvalidHeaderFields": UNKNOWN_BOOLEAN_VALUE,
+            "enableDeletionProtection": UNKNOWN_BOOLEAN_VALUE,
+            "accessLogs": {"bucket": "alb-logs", "enabled": UNKNOWN_BOOLEAN_VALUE},
+            "desyncMitigationMode": UNKNOWN_STRING_VALUE,
+            "subnets": UNKNOWN_STRING_VALUE,
+        },
+        "cluster": {"settings": UNKNOWN_STRING_VALUE},
+        "certificate": {"validationMethod": UNKNOWN_STRING_VALUE},
+        "dead-letters": {"kmsMasterKeyId": UNKNOWN_STRING_VALUE},
+        "task-role-policy": {"policy": UNKNOWN_STRING_VALUE},
+        "private-0": {"mapPublicIpOnLaunch": UNKNOWN_BOOLEAN_VALUE},
         "alb-sg": {
             "ingress": [
                 {
@@ -679,7 +879,11 @@ def test_unknown_values_during_preview_never_crash_and_skip_their_checks():
 
 def test_pack_wide_level_applies_where_a_policy_has_none():
     stack = BREAKING_CHANGES["ecr-scan-on-push"](compliant_stack())
-    config = {"all": "advisory", "secret-rotation-age": {"today": "2026-11-25"}}
+    config = {
+        "all": "advisory",
+        "secret-rotation-age": {"today": "2026-11-25"},
+        "security-controls-accounted": {"exceptions": CONTROL_EXCEPTIONS["exceptions"]},
+    }
     violations = evaluate(stack, config)
     assert [(v.policy_name, v.enforcement_level) for v in violations] == [
         ("ecr-scan-on-push", "advisory")

@@ -1,5 +1,6 @@
 import pytest
 
+from policies._props import plain
 from policies.observability import PROMISED_ALARMS
 from tests.policies.conftest import KEY_ARN, TOPIC_ARN, stack_resource
 
@@ -100,6 +101,28 @@ def test_unwired_alarms_are_reported_by_urn(run_stack):
     alarm_urns = {r.urn for r in resources if r.resource_type in (METRIC_ALARM, EVENT_RULE)}
     assert {urn for _, urn in reported} == alarm_urns
     assert any("EventTarget" in message for message, _ in reported)
+
+
+def test_alarm_with_actions_disabled_is_reported(run_stack):
+    resources = alarm_stack()
+    muted = next(r for r in resources if r.name == "http-5xx-warning")
+    resources[resources.index(muted)] = stack_resource(
+        METRIC_ALARM,
+        {**dict(plain(muted.props)), "actionsEnabled": False},
+        name=muted.name,
+        depends_on=muted.property_dependencies,
+    )
+    reported = run_stack("alarms-notify-topic", resources)
+    assert len(reported) == 1
+    assert "'http-5xx-warning'" in reported[0][0]
+    assert "actionsEnabled is false" in reported[0][0]
+
+
+def test_untagged_alarm_is_reported(run_stack):
+    untagged = stack_resource(METRIC_ALARM, {"alarmActions": [TOPIC_ARN]}, name="stray")
+    reported = run_stack("alarms-notify-topic", [*alarm_stack(), untagged])
+    assert [urn for _, urn in reported] == [untagged.urn]
+    assert "no 'alarm' tag" in reported[0][0]
 
 
 def test_critical_alarm_without_ok_actions_is_reported(run_stack):

@@ -14,7 +14,13 @@ from components.policy_documents import (
     source_conditions,
 )
 from policies.evaluate import load_policy_config
-from policies.principals import POLICY_PROPERTY, SCHEMA, is_guarded
+from policies.principals import (
+    POLICY_PROPERTY,
+    PUBLIC_CONTROLS,
+    PUBLIC_POLICY_PROPERTY,
+    SCHEMA,
+    is_guarded,
+)
 from tests.policies.conftest import find_policy
 
 POLICY = "service-principal-source-condition"
@@ -167,3 +173,86 @@ def test_policy_is_registered_and_mandatory():
     assert find_policy(POLICY).enforcement_level == EnforcementLevel.MANDATORY
     trust = json.loads(assume_role_policy("vpc-flow-logs.amazonaws.com", ACCOUNT))
     assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+# resource-policy-not-public: FSBP SNS.4, SQS.3, KMS.5 (newer than the June 2023 guide) and
+# S3.2/S3.3 for bucket policies.
+PUBLIC = "resource-policy-not-public"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+TLS_ONLY = {
+    "Sid": "DenyInsecureTransport",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "sns:Publish",
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+
+def everyone(principal, condition=None, sid="Everyone"):
+    statement = {"Sid": sid, "Effect": "Allow", "Principal": principal, "Action": "sns:Publish"}
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
+@pytest.mark.parametrize("resource_type", sorted(PUBLIC_POLICY_PROPERTY))
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        {"ArnLike": {"aws:SourceArn": f"arn:aws:events:eu-west-1:{ACCOUNT}:rule/*"}},
+        {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+        {"StringEquals": {"AWS:PrincipalOrgID": "o-abc123"}},
+    ],
+)
+def test_everyone_limited_to_the_account_passes(run_resource, resource_type, condition):
+    statements = [everyone({"AWS": "*"}, condition), TLS_ONLY]
+    props = {PUBLIC_POLICY_PROPERTY[resource_type]: document(statements)}
+    assert run_resource(PUBLIC, resource_type, props) == []
+
+
+def test_named_principals_and_deny_statements_pass(run_resource):
+    statements = [
+        everyone({"AWS": f"arn:aws:iam::{ACCOUNT}:role/scheduler"}),
+        service_principal_statement("cloudwatch.amazonaws.com", "sns:Publish", account_id=ACCOUNT),
+        TLS_ONLY,
+    ]
+    assert run_resource(PUBLIC, TOPIC_POLICY, {"policy": document(statements)}) == []
+
+
+@pytest.mark.parametrize("resource_type", sorted(PUBLIC_POLICY_PROPERTY))
+@pytest.mark.parametrize(
+    ("principal", "condition"),
+    [
+        ("*", None),
+        ({"AWS": "*"}, None),
+        ({"AWS": [f"arn:aws:iam::{ACCOUNT}:root", "*"]}, None),
+        ("*", {"Bool": {"aws:SecureTransport": "true"}}),
+        ("*", {"StringNotEquals": {"aws:SourceAccount": ACCOUNT}}),
+        ("*", {"StringEqualsIfExists": {"aws:PrincipalAccount": ACCOUNT}}),
+    ],
+)
+def test_policy_open_to_everyone_is_reported(run_resource, resource_type, principal, condition):
+    statements = [TLS_ONLY, everyone(principal, condition, sid="OpenPublish")]
+    props = {PUBLIC_POLICY_PROPERTY[resource_type]: document(statements)}
+    [message] = run_resource(PUBLIC, resource_type, props, name="alarms")
+    assert message.startswith("'alarms' policy allows everyone (Principal '*')")
+    assert "statement(s) 'OpenPublish'" in message
+    assert PUBLIC_CONTROLS[resource_type] in message
+
+
+def test_not_principal_allow_is_everyone_else(run_resource):
+    statement = {
+        "Effect": "Allow",
+        "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": "sqs:SendMessage",
+    }
+    queue_policy = "aws:sqs/queuePolicy:QueuePolicy"
+    [message] = run_resource(PUBLIC, queue_policy, {"policy": document([statement])})
+    assert "statement(s) #1" in message
+    assert "SQS.3" in message
+
+
+def test_unknown_public_checks_are_skipped(run_resource):
+    assert run_resource(PUBLIC, TOPIC_POLICY, {"policy": UNKNOWN_STRING_VALUE}) == []
+    assert run_resource(PUBLIC, TOPIC_POLICY, {}) == []
