@@ -251,12 +251,8 @@ audited_bucket_arns: list[pulumi.Input[str]] = [
     backups.bucket_name.apply(bucket_arn),
     asset_archive.bucket_arn,
 ]
-if settings.load_balancer.access_logs:
-    # The name components/access_log_bucket.py gives the ALB's bucket (policy
-    # s3-bucket-object-events-recorded fails the plan should the two ever differ).
-    audited_bucket_arns.append(
-        account_id.apply(lambda account: bucket_arn(f"{prefix}-alb-logs-{account}"))
-    )
+if load_balancer.access_log_bucket_arn is not None:
+    audited_bucket_arns.append(load_balancer.access_log_bucket_arn)
 if journey is not None:
     audited_bucket_arns.append(journey.artifact_bucket_name.apply(bucket_arn))
 audit_trail = (

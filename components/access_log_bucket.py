@@ -5,6 +5,8 @@ Only the bucket itself is protected (when the stack asks): its settings can be r
 the logs cannot.
 """
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
@@ -60,6 +62,16 @@ def _expiry_rule(days: int) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
     )
 
 
+@dataclass(frozen=True)
+class AccessLogBucket:
+    access_logs: aws.lb.LoadBalancerAccessLogsArgs
+    """The ALB's access-log setting."""
+    awaited: list[pulumi.Resource]
+    """What the ALB must be created after."""
+    arn: pulumi.Output[str]
+    """The bucket's ARN (the audit trail records its object events)."""
+
+
 def access_log_bucket(
     name: str,
     *,
@@ -68,7 +80,7 @@ def access_log_bucket(
     expiry_days: int,
     protect: bool,
     parent: pulumi.Resource,
-) -> tuple[aws.lb.LoadBalancerAccessLogsArgs, list[pulumi.Resource]]:
+) -> AccessLogBucket:
     """The bucket and its settings; the ALB's access-log setting and what the ALB must await."""
     bucket = aws.s3.Bucket(
         name,
@@ -99,7 +111,10 @@ def access_log_bucket(
             opts=opts,
         )
     )
-    access_logs = aws.lb.LoadBalancerAccessLogsArgs(bucket=bucket.id, enabled=True)
     # The ALB checks at creation that it can write to the bucket (policy, encryption): it waits
     # for the last setting, so for all of them, and never writes to the bucket alongside them.
-    return access_logs, [settings.last]
+    return AccessLogBucket(
+        access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=bucket.id, enabled=True),
+        awaited=[settings.last],
+        arn=bucket.arn,
+    )

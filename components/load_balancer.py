@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 
 from app.contract import APP_PORT, HEALTH_PATH, INTERNAL_PATHS
-from components.access_log_bucket import access_log_bucket
+from components.access_log_bucket import AccessLogBucket, access_log_bucket
 from components.certificate import validated_certificate
 from components.origin_auth import ORIGIN_AUTH_HEADER, ORIGIN_HEADER_VALUES_PER_RULE
 from config.sections import LoadBalancerSettings, TimingSettings
@@ -139,6 +139,8 @@ class LoadBalancer(pulumi.ComponentResource):
     target_group_arn_suffix: pulumi.Output[str]
     """`targetgroup/<name>/<id>`: the TargetGroup dimension of CloudWatch metrics."""
     certificate_arn: pulumi.Output[str]
+    access_log_bucket_arn: pulumi.Output[str] | None
+    """The access-log bucket's ARN; None when the stack keeps no access logs."""
     https_listener: aws.lb.Listener
     forwarding_rule: aws.lb.ListenerRule
     """The rule that attaches the target group to the listener: the ECS service depends on it
@@ -157,7 +159,7 @@ class LoadBalancer(pulumi.ComponentResource):
             zone_id=args.cloudflare_zone_id,
             opts=self._child,
         )
-        access_logs, log_dependencies = self._create_access_logs()
+        log_bucket = self._create_access_logs()
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
             name=args.prefix,
@@ -173,9 +175,10 @@ class LoadBalancer(pulumi.ComponentResource):
             enable_deletion_protection=args.settings.deletion_protection,
             # Below the app's keep-alive, so the ALB never reuses a connection the app closed.
             idle_timeout=args.timings.alb_idle_timeout_seconds,
-            access_logs=access_logs,
+            access_logs=log_bucket.access_logs if log_bucket else None,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[args.internet_gateway, *log_dependencies]
+                parent=self,
+                depends_on=[args.internet_gateway, *(log_bucket.awaited if log_bucket else [])],
             ),
         )
         target_group = aws.lb.TargetGroup(
@@ -239,6 +242,7 @@ class LoadBalancer(pulumi.ComponentResource):
         self.target_group_arn = target_group.arn
         self.target_group_arn_suffix = target_group.arn_suffix
         self.certificate_arn = certificate_arn
+        self.access_log_bucket_arn = log_bucket.arn if log_bucket else None
         self.register_outputs(
             {
                 "arn": self.arn,
@@ -308,11 +312,9 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _create_access_logs(
-        self,
-    ) -> tuple[aws.lb.LoadBalancerAccessLogsArgs | None, list[pulumi.Resource]]:
+    def _create_access_logs(self) -> AccessLogBucket | None:
         if not self._args.settings.access_logs:
-            return None, []
+            return None
         return access_log_bucket(
             f"{self._name}-access-logs",
             prefix=self._args.prefix,
