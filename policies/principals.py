@@ -74,8 +74,9 @@ GUARDING_OPERATORS = frozenset({"stringequals", "stringlike", "arnequals", "arnl
 
 SCHEMA: ConfigSchema = {
     "serviceExceptions": reasons_setting(
-        keys="Service principal (a glob, e.g. logs.*.amazonaws.com) that may go without "
-        "aws:SourceAccount/aws:SourceArn"
+        keys="'<service principal glob> in <resource type>' (e.g. 'logs.*.amazonaws.com in "
+        "aws:kms/key:Key') that may go without aws:SourceAccount/aws:SourceArn in that kind of "
+        "policy only"
     )
 }
 
@@ -114,12 +115,26 @@ def public_statements(document: Any) -> list[str]:
     return found
 
 
-def _exception_reason(service: str, exceptions: Mapping[str, Any]) -> str | None:
-    """The configured reason for `service` ("" when an entry matches but names none)."""
-    for pattern in exceptions:
-        if fnmatch.fnmatchcase(service, pattern):
-            return reason_for(exceptions, pattern)
+EXCEPTION_SCOPE = " in "
+"""An exception names the service and the kind of policy it is excepted in: a service AWS
+documents as not setting the keys on one call (a key's grant) must still be guarded elsewhere."""
+
+
+def _exception_reason(
+    service: str, resource_type: str, exceptions: Mapping[str, Any]
+) -> str | None:
+    """The configured reason for `service` in `resource_type`'s policy ("" when an entry matches
+    but names none)."""
+    for key in exceptions:
+        pattern, _, kind = key.partition(EXCEPTION_SCOPE)
+        if kind == resource_type and fnmatch.fnmatchcase(service, pattern):
+            return reason_for(exceptions, key)
     return None
+
+
+def unscoped_exceptions(exceptions: Mapping[str, Any]) -> list[str]:
+    """Exception keys that name no resource type of POLICY_PROPERTY after ' in '."""
+    return [key for key in exceptions if key.partition(EXCEPTION_SCOPE)[2] not in POLICY_PROPERTY]
 
 
 def unguarded_services(document: Any) -> list[str]:
@@ -141,8 +156,13 @@ def _check(props: Props, args: ResourceValidationArgs, report: Report) -> None:
     if document is None or is_unknown(document):
         return
     exceptions = config_value(args.get_config(), SCHEMA, "serviceExceptions") or {}
+    for key in unscoped_exceptions(exceptions):
+        report(
+            f"The exception '{key}' names no policy kind: write '<service>{EXCEPTION_SCOPE}"
+            f"<resource type>', one of {', '.join(POLICY_PROPERTY)}."
+        )
     for service in unguarded_services(document):
-        reason = _exception_reason(service, exceptions)
+        reason = _exception_reason(service, args.resource_type, exceptions)
         if reason:
             continue
         why = (

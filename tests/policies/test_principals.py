@@ -116,16 +116,45 @@ def test_only_unguarded_services_of_a_mixed_document_are_reported(run_resource):
 
 
 def test_exception_with_a_reason_passes(run_resource):
-    config = {"serviceExceptions": {"logs.*.amazonaws.com": "Guarded by encryption context."}}
+    config = {
+        "serviceExceptions": {f"logs.*.amazonaws.com in {KEY}": "Guarded by encryption context."}
+    }
     props = props_for(KEY, [unguarded("logs.eu-west-1.amazonaws.com")])
     assert run_resource(POLICY, KEY, props, config=config) == []
     other = props_for(KEY, [unguarded("events.amazonaws.com")])
     assert run_resource(POLICY, KEY, other, config=config)
 
 
+def test_an_exception_holds_only_in_the_kind_of_policy_it_names(run_resource):
+    config = {"serviceExceptions": {f"events.amazonaws.com in {KEY}": "A key grant only."}}
+    assert (
+        run_resource(
+            POLICY, KEY, props_for(KEY, [unguarded("events.amazonaws.com")]), config=config
+        )
+        == []
+    )
+    topic_policy = "aws:sns/topicPolicy:TopicPolicy"
+    messages = run_resource(
+        POLICY,
+        topic_policy,
+        props_for(topic_policy, [unguarded("events.amazonaws.com")]),
+        config=config,
+    )
+    assert len(messages) == 1
+    assert "no exception in the policy config names it" in messages[0]
+
+
+def test_an_exception_without_a_policy_kind_is_refused(run_resource):
+    config = {"serviceExceptions": {"events.amazonaws.com": "Everywhere, which is too broad."}}
+    messages = run_resource(
+        POLICY, KEY, props_for(KEY, [unguarded("events.amazonaws.com")]), config=config
+    )
+    assert any("names no policy kind" in message for message in messages)
+
+
 @pytest.mark.parametrize("reason", ["", "   "])
 def test_exception_without_a_reason_is_refused(run_resource, reason):
-    config = {"serviceExceptions": {"events.amazonaws.com": reason}}
+    config = {"serviceExceptions": {f"events.amazonaws.com in {KEY}": reason}}
     messages = run_resource(
         POLICY, KEY, props_for(KEY, [unguarded("events.amazonaws.com")]), config=config
     )
@@ -147,10 +176,10 @@ def test_every_configured_exception_names_a_reason(stack):
     assert entry["enforcementLevel"] == "mandatory"
     exceptions = entry["serviceExceptions"]
     assert set(exceptions) == {
-        "backup.amazonaws.com",
-        "events.amazonaws.com",
-        "logdelivery.elasticloadbalancing.amazonaws.com",
-        "logs.*.amazonaws.com",
+        "backup.amazonaws.com in aws:iam/role:Role",
+        "events.amazonaws.com in aws:kms/key:Key",
+        "logdelivery.elasticloadbalancing.amazonaws.com in aws:s3/bucketPolicy:BucketPolicy",
+        "logs.*.amazonaws.com in aws:kms/key:Key",
     }
     assert all(
         isinstance(reason, str) and len(reason.strip()) > 40 for reason in exceptions.values()
