@@ -120,9 +120,7 @@ EXCEPTION_SCOPE = " in "
 documents as not setting the keys on one call (a key's grant) must still be guarded elsewhere."""
 
 
-def _exception_reason(
-    service: str, resource_type: str, exceptions: Mapping[str, Any]
-) -> str | None:
+def exception_reason(service: str, resource_type: str, exceptions: Mapping[str, Any]) -> str | None:
     """The configured reason for `service` in `resource_type`'s policy ("" when an entry matches
     but names none)."""
     for key in exceptions:
@@ -162,7 +160,7 @@ def _check(props: Props, args: ResourceValidationArgs, report: Report) -> None:
             f"<resource type>', one of {', '.join(POLICY_PROPERTY)}."
         )
     for service in unguarded_services(document):
-        reason = _exception_reason(service, args.resource_type, exceptions)
+        reason = exception_reason(service, args.resource_type, exceptions)
         if reason:
             continue
         why = (

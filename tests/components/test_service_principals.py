@@ -2,10 +2,10 @@
 
 Reads the rendered trust, key, topic, queue and bucket policies and asks, of every Allow to a
 `Service` principal, for an aws:SourceAccount or aws:SourceArn condition, unless the stack's
-policy config records the service as an exception with its reason (policies/config/*.json).
+policy config records the service, in that kind of policy, as an exception with its reason
+(policies/config/*.json), read by the policy's own `exception_reason`.
 """
 
-import fnmatch
 import json
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 from plan.mocks import ACCOUNT_ID
 from plan.render import Rendering
 from policies.evaluate import load_policy_config
-from policies.principals import POLICY_PROPERTY, is_guarded
+from policies.principals import POLICY_PROPERTY, exception_reason, is_guarded
 
 POLICY = "service-principal-source-condition"
 # The services each stack's documents grant, guarded or excepted: a new one must be looked at.
@@ -48,19 +48,12 @@ def trust_statements(rendering: Rendering, role_name: str) -> list[dict[str, Any
     return statements
 
 
-def excepted(service: str, exceptions: dict[str, str]) -> bool:
-    return any(
-        fnmatch.fnmatchcase(service, pattern) and reason.strip()
-        for pattern, reason in exceptions.items()
-    )
-
-
 def test_every_service_principal_is_guarded_or_a_reasoned_exception(rendering):
     exceptions = load_policy_config(rendering.stack)[POLICY]["serviceExceptions"]
     found = list(service_statements(rendering))
     assert found
     for resource, service, statement in found:
-        assert is_guarded(statement) or excepted(service, exceptions), (
+        assert is_guarded(statement) or exception_reason(service, resource.type, exceptions), (
             f"{resource.type} {resource.name}: {service} has no source condition"
         )
 
@@ -99,4 +92,4 @@ def test_backup_role_is_the_recorded_exception(rendering):
     (statement,) = trust_statements(rendering, "backups-vault-role")
     assert "Condition" not in statement
     exceptions = load_policy_config(rendering.stack)[POLICY]["serviceExceptions"]
-    assert exceptions["backup.amazonaws.com"].strip()
+    assert exceptions["backup.amazonaws.com in aws:iam/role:Role"].strip()
