@@ -43,6 +43,7 @@ from typing import Any, Final, Literal
 from plan.placeholders import placeholder_secrets
 from plan.project import PROJECT_DIR, stack_names
 from plan.render import RenderedResource, RenderFailed, Rendering, render_stack
+from policies.audit import TRAIL
 
 PROVIDER_TYPE_PREFIX: Final = "pulumi:providers:"
 DEFAULT_REGION_LABEL: Final = "(default provider region)"
@@ -404,9 +405,6 @@ def _aws_claims(context: _Context, resource: RenderedResource) -> Iterator[Claim
             ("aws", rule.namespace, *scope, normalised),
             f"AWS {rule.namespace} name {name!r} {where}",
         )
-
-
-TRAIL = "aws:cloudtrail/trail:Trail"
 
 
 def _records_management_events(trail: RenderedResource) -> bool:

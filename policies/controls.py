@@ -23,35 +23,34 @@ from typing import Any, Final, Literal
 from pulumi_policy import ReportViolation, StackValidationArgs
 
 from policies._props import ConfigSchema, config_value, reason_for, reasons_setting, stack_policy
-from policies.secrets_keys import SECRETSMANAGER_TYPE
+from policies.audit import TRAIL
+from policies.compute import CLUSTER as ECS_CLUSTER
+from policies.compute import ECR_REPOSITORY, TASK_DEFINITION
+from policies.compute import SERVICE as ECS_SERVICE
+from policies.network_tls import (
+    DEFAULT_SECURITY_GROUP,
+    INGRESS_RULE,
+    LISTENER_TYPES,
+    LOAD_BALANCER_TYPES,
+    SECURITY_GROUP,
+    SUBNET,
+    VPC,
+)
+from policies.observability import LOG_GROUP, METRIC_ALARM
+from policies.secrets_keys import CERTIFICATE as ACM_CERTIFICATE
+from policies.secrets_keys import KMS_KEY, QUEUE, SECRETSMANAGER_TYPE, TOPIC
+from policies.storage_backups import BACKUP_VAULT, BUCKET_POLICY, BUCKET_TYPES
 
 SNAPSHOT: Final = "awsdocs/aws-security-hub-user-guide@47bfe2f (June 2023)"
 POLICY_NAME: Final = "security-controls-accounted"
 
-ACM_CERTIFICATE = "aws:acm/certificate:Certificate"
-BACKUP_VAULT = "aws:backup/vault:Vault"
-TRAIL = "aws:cloudtrail/trail:Trail"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+# Kinds the other policy modules name only inside tuples and maps, or not at all.
+LOAD_BALANCER = LOAD_BALANCER_TYPES[0]
+LISTENER = LISTENER_TYPES[0]
+BUCKET = BUCKET_TYPES[0]
 EIP = "aws:ec2/eip:Eip"
-SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
-INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-SUBNET = "aws:ec2/subnet:Subnet"
-VPC = "aws:ec2/vpc:Vpc"
-ECR_REPOSITORY = "aws:ecr/repository:Repository"
-ECS_CLUSTER = "aws:ecs/cluster:Cluster"
-ECS_SERVICE = "aws:ecs/service:Service"
-TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-KMS_KEY = "aws:kms/key:Key"
-LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
-LISTENER = "aws:lb/listener:Listener"
-BUCKET = "aws:s3/bucket:Bucket"
-BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
-TOPIC = "aws:sns/topic:Topic"
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
-QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 
 

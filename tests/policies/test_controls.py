@@ -164,6 +164,7 @@ def test_the_reason_maps_include_every_kind_of_exception():
     assert {
         (POLICY_NAME, "exceptions"),
         ("service-principal-source-condition", "serviceExceptions"),
+        ("s3-bucket-kms-encryption", "sseS3Buckets"),
     } <= settings
 
 
